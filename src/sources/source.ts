@@ -1,0 +1,98 @@
+import type { ZodType } from 'zod'
+
+/** A source's own order together with wall-clock time (ISO 8601). */
+export interface Position {
+  time: string
+  /** The source's own order: a capture sequence for SQLite, an LSN for PostgreSQL. */
+  seq?: string
+}
+
+/** How the repository should cut a stream into chunks. */
+export type Chunking = { kind: 'pages'; pageSize: number } | { kind: 'cdc' }
+
+/** One named byte stream of an image (the pages of a database file, a table, a file). */
+export interface NamedStream {
+  name: string
+  chunking: Chunking
+  /** With `pages` chunking each yielded buffer holds whole pages. */
+  data: AsyncIterable<Uint8Array>
+}
+
+export interface TableInfo {
+  name: string
+  rows: number
+}
+
+/** A consistent image of a resource at one Position. */
+export interface SourceImage {
+  position: Position
+  /** Tables (or keyspaces) and their row counts, as of the image. */
+  tables: TableInfo[]
+  /** Source-specific facts a restore needs (page size, journal mode, server version). */
+  details: Record<string, string | number | boolean>
+  /** Streams are consumed in order, each to its end, before the next is requested. */
+  streams: AsyncIterable<NamedStream>
+}
+
+/** What a restore reads back from the repository: the same streams, in the same order. */
+export interface StoredImage {
+  details: Record<string, string | number | boolean>
+  streams: AsyncIterable<{ name: string; data: AsyncIterable<Uint8Array> }>
+}
+
+/** Per table (or keyspace): row count and a content hash, to compare two states. */
+export interface Fingerprint {
+  tables: Record<string, { rows: number; hash: string }>
+}
+
+export interface RestoreOptions {
+  /** Replace an existing, non-empty target. */
+  force?: boolean
+  signal?: AbortSignal
+}
+
+export interface RestoreResult {
+  /** Where the restore wrote, as the user would name it. */
+  target: string
+  bytes: number
+}
+
+export interface SourceCapabilities {
+  capture: boolean
+  partialRestore: boolean
+  exactTransactionBoundaries: boolean
+}
+
+/** An open source: the adapter for one resource. */
+export interface Source {
+  readonly capabilities: SourceCapabilities
+  /**
+   * A consistent image at one Position. The image stays consistent while the caller
+   * consumes its streams, even while applications keep writing; resources held for it
+   * are released when the last stream ends or the iteration is abandoned.
+   */
+  snapshot(opts?: { signal?: AbortSignal }): Promise<SourceImage>
+  /**
+   * Writes an image into target. Refuses (RefusedError) an existing, non-empty target
+   * unless `force`; never leaves a half-written target where the user will look.
+   */
+  restore(image: StoredImage, target: string, opts?: RestoreOptions): Promise<RestoreResult>
+  /** The fingerprint of the live resource ('source') or of a restored target. */
+  fingerprint(of: 'source' | { target: string }, opts?: { tables?: string[] }): Promise<Fingerprint>
+  close(): Promise<void>
+}
+
+export interface SourceContext {
+  /** The resource's name in the plan, for messages. */
+  resource: string
+  /** The directory the plan file lives in: relative paths are resolved against it. */
+  baseDir: string
+}
+
+/** A source type: its part of the plan schema and how to open it. */
+export interface SourceDefinition<Config = unknown> {
+  readonly type: string
+  /** The plan's `resources.<name>` fields that belong to this type. */
+  readonly configSchema: ZodType<Config>
+  open(config: Config, ctx: SourceContext): Promise<Source>
+}
