@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The whole test suite: format and lint, type check, build (the CLI tests run the built
+# binary, as users do), then the tests against real SQLite files.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== lint and format (biome)"
+npx biome check .
+echo "== type check (tsc)"
+npx tsc -p tsconfig.json --noEmit
+echo "== build"
+npm run --silent build
+echo "== tests (vitest)"
+npx vitest run "$@"

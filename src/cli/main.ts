@@ -1,0 +1,80 @@
+/**
+ * The drkit command line: every command on one screen, each lazily loaded from
+ * commands/. Commands are thin: parse, call one op, render.
+ */
+import { parseArgs } from 'node:util'
+import { PlanError } from '../errors.js'
+import type { Command, Options } from './command.js'
+import { errorDocument, exitCodeOf, exitCodes, formatError } from './exit.js'
+import { createOutput } from './output.js'
+
+const commands: Record<string, () => Promise<Command>> = {
+  init: () => import('./commands/init.js').then((m) => m.default),
+  backup: () => import('./commands/backup.js').then((m) => m.default),
+  snapshots: () => import('./commands/snapshots.js').then((m) => m.default),
+  restore: () => import('./commands/restore.js').then((m) => m.default),
+  verify: () => import('./commands/verify.js').then((m) => m.default),
+  demo: () => import('./commands/demo.js').then((m) => m.default),
+}
+
+const globalOptions: Options = {
+  config: { type: 'string', short: 'c' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+}
+
+const exitHelp = 'Exit status: 0 success, 1 the operation ran and failed, 2 bad usage or configuration.'
+
+async function usage(): Promise<string> {
+  const lines = ['Usage: drkit <command> [options]', '', 'Commands:']
+  for (const [name, load] of Object.entries(commands)) lines.push(`  ${name.padEnd(10)} ${(await load()).summary}`)
+  lines.push(
+    '',
+    'Global options:',
+    '  -c, --config FILE   the plan (default ./drkit.yaml)',
+    '      --json          print one JSON document on stdout',
+    '  -h, --help          help for drkit or a command',
+    '',
+    exitHelp,
+  )
+  return lines.join('\n')
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const json = argv.includes('--json')
+  const out = createOutput(json)
+  try {
+    const name = argv[0]
+    if (!name || name === '--help' || name === '-h' || name === 'help') {
+      process.stdout.write(`${await usage()}\n`)
+      return name ? exitCodes.ok : exitCodes.usage
+    }
+    const load = commands[name]
+    if (!load) throw new PlanError(`unknown command "${name}"`, 'Run `drkit --help` for the list of commands.')
+    const command = await load()
+    let parsed: ReturnType<typeof parseArgs>
+    try {
+      parsed = parseArgs({
+        args: argv.slice(1),
+        options: { ...globalOptions, ...command.options },
+        allowPositionals: true,
+        strict: true,
+      })
+    } catch (err) {
+      throw new PlanError(`${(err as Error).message.replace(/\.$/, '')}`, `Usage: ${command.usage}`)
+    }
+    if (parsed.values.help) {
+      process.stdout.write(
+        `Usage: ${command.usage}\n\n${command.summary}\n${command.help ? `\n${command.help}\n` : ''}\n${exitHelp}\n`,
+      )
+      return exitCodes.ok
+    }
+    const values = parsed.values as Record<string, string | boolean | undefined>
+    const config = typeof values.config === 'string' ? values.config : undefined
+    return (await command.run({ values, positionals: parsed.positionals }, { out, config })) ?? exitCodes.ok
+  } catch (err) {
+    if (json) process.stdout.write(`${JSON.stringify(errorDocument(err), null, 2)}\n`)
+    else process.stderr.write(`${formatError(err)}\n`)
+    return exitCodeOf(err)
+  }
+}

@@ -1,0 +1,146 @@
+import { IntegrityError } from '../errors.js'
+import { keys } from '../repository/format.js'
+import { sha256 } from '../repository/hash.js'
+import type { Repository, Snapshot } from '../repository/index.js'
+import { shortId } from '../repository/index.js'
+import { openBlob, readPackEntries } from '../repository/pack.js'
+import type { BlobLocation } from '../repository/pack-index.js'
+import type { OpsContext } from './context.js'
+
+export interface VerifyOptions {
+  resource?: string
+  /** Read and hash every stored byte, not only the structure. */
+  readData?: boolean
+}
+
+export interface VerifyProblem {
+  /** The damaged or missing object: `data/ab/…`, `index/…`, `snapshots/app-db/…`. */
+  object: string
+  problem: string
+  /** Ids of the snapshots that cannot be restored because of it. */
+  snapshots: string[]
+}
+
+export interface VerifyResult {
+  ok: boolean
+  snapshots: number
+  packs: number
+  bytesRead: number
+  problems: VerifyProblem[]
+  durationMs: number
+}
+
+/**
+ * Checks that every snapshot can be restored: its manifest, its chunk lists and every
+ * chunk it references are in the index and in packs that exist; with `readData`, every
+ * pack is read in full and every blob in it is decoded and checked against its hash.
+ * Each problem names the object and the snapshots it affects.
+ */
+export async function verify(ctx: OpsContext, opts: VerifyOptions = {}): Promise<VerifyResult> {
+  if (opts.resource) ctx.resource(opts.resource)
+  const started = performance.now()
+  const repository = await ctx.repository()
+  const problems: VerifyProblem[] = []
+  const snapshots = await readSnapshots(repository, opts.resource, problems)
+  const index = await repository.loadIndex()
+  for (const damaged of repository.damagedIndexes) {
+    problems.push({ object: damaged.key, problem: damaged.error, snapshots: [] })
+  }
+  const packSizes = new Map<string, number>()
+  for await (const { key, size } of repository.backend.list(keys.packPrefix)) packSizes.set(key, size)
+
+  // Blobs found damaged or missing, with the object to blame.
+  const bad = new Map<string, string>()
+  let bytesRead = 0
+  if (opts.readData) {
+    for (const [packId, blobs] of index.blobsByPack()) {
+      const key = keys.pack(packId)
+      if (!packSizes.has(key)) continue
+      const bytes = await repository.backend.get(key)
+      bytesRead += bytes.length
+      const damage = checkPack(bytes, packId, blobs)
+      for (const id of damage.badBlobs) bad.set(id, key)
+      if (damage.problem) problems.push({ object: key, problem: damage.problem, snapshots: [] })
+    }
+  }
+  const reader = await repository.blobReader()
+  for (const snapshot of snapshots) {
+    const context = `snapshot ${shortId(snapshot.id)} of ${snapshot.resource}`
+    for (const ref of snapshot.streams) {
+      try {
+        for await (const id of reader.chunkIds(ref, context)) {
+          const at = reader.locate(id, context)
+          const key = keys.pack(at.pack)
+          const size = packSizes.get(key)
+          if (size === undefined) bad.set(id, key)
+          else if (at.offset + at.length > size) bad.set(id, key)
+          const blame = bad.get(id)
+          if (blame) attach(problems, blame, `${packSizes.has(blame) ? 'damaged' : 'missing'} data`, snapshot.id)
+        }
+      } catch (err) {
+        if (!(err instanceof IntegrityError)) throw err
+        attach(problems, `${context}, stream ${ref.name}`, err.message, snapshot.id)
+      }
+    }
+  }
+  return {
+    ok: problems.length === 0,
+    snapshots: snapshots.length,
+    packs: index.packCount,
+    bytesRead,
+    problems,
+    durationMs: Math.round(performance.now() - started),
+  }
+}
+
+async function readSnapshots(repository: Repository, resource: string | undefined, problems: VerifyProblem[]) {
+  const found: Snapshot[] = []
+  for await (const { key } of repository.backend.list(keys.snapshotPrefix(resource))) {
+    try {
+      found.push(await repository.readSnapshotKey(key))
+    } catch (err) {
+      if (!(err instanceof IntegrityError)) throw err
+      problems.push({ object: key, problem: err.message, snapshots: [key.slice(key.lastIndexOf('/') + 1)] })
+    }
+  }
+  return found
+}
+
+/** Adds a snapshot to the problem about `object`, creating the problem on first sight. */
+function attach(problems: VerifyProblem[], object: string, problem: string, snapshotId: string): void {
+  let entry = problems.find((p) => p.object === object)
+  if (!entry) {
+    entry = { object, problem, snapshots: [] }
+    problems.push(entry)
+  }
+  if (!entry.snapshots.includes(snapshotId)) entry.snapshots.push(snapshotId)
+}
+
+/** Checks a whole pack: its hash, its trailer, and every blob the index places in it. */
+function checkPack(
+  bytes: Uint8Array,
+  packId: string,
+  blobs: { id: string; at: BlobLocation }[],
+): { problem?: string; badBlobs: string[] } {
+  const where = `pack ${packId.slice(0, 12)}`
+  const badBlobs: string[] = []
+  for (const { id, at } of blobs) {
+    try {
+      if (at.offset + at.length > bytes.length) throw new IntegrityError(`${where} is truncated`)
+      openBlob(bytes.subarray(at.offset, at.offset + at.length), id, where)
+    } catch (err) {
+      if (!(err instanceof IntegrityError)) throw err
+      badBlobs.push(id)
+    }
+  }
+  const problems: string[] = []
+  if (sha256(bytes) !== packId) problems.push('does not match its hash')
+  try {
+    readPackEntries(bytes, packId)
+  } catch (err) {
+    if (!(err instanceof IntegrityError)) throw err
+    problems.push('has a damaged trailer')
+  }
+  if (badBlobs.length > 0) problems.push(`holds ${badBlobs.length} damaged chunks`)
+  return { problem: problems.length > 0 ? `pack ${problems.join(', ')}` : undefined, badBlobs }
+}

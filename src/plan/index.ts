@@ -1,0 +1,20 @@
+/**
+ * The plan: turns `drkit.yaml` into a validated, normalized Plan, or a PlanError that lists every
+ * issue at once. Pure apart from reading the file; it knows no source or backend, whose option
+ * schemas the caller passes in.
+ */
+export { type CalendarUnit, type Every, formatDuration, nextDue, parseDuration, parseEvery } from './duration.js'
+export { loadPlan, parsePlan } from './load.js'
+export { planSchema, type ResourceTypes } from './schema.js'
+export { formatInitialPlan } from './template.js'
+export type {
+  Alert,
+  Contact,
+  Drill,
+  LoadPlanOptions,
+  Objectives,
+  Plan,
+  RepositoryConfig,
+  Resource,
+  RetentionPolicy,
+} from './types.js'

@@ -1,0 +1,34 @@
+/**
+ * The repository's key layout and format version; docs/FORMAT.md describes the same.
+ * Every key is built here so that the layout is readable in one place.
+ */
+export const formatVersion = 1
+
+/** Packs are cut when they reach this size, so an object store sees few, large objects. */
+export const defaultPackSize = 16 * 1024 * 1024
+
+/** Chunk lists are stored as blobs of at most this many 32-byte ids (128 KiB). */
+export const idsPerListBlob = 4096
+
+export const keys = {
+  config: 'config',
+  pack: (id: string) => `data/${id.slice(0, 2)}/${id}`,
+  packPrefix: 'data/',
+  index: (id: string) => `index/${id}`,
+  indexPrefix: 'index/',
+  snapshot: (resource: string, id: string) => `snapshots/${resource}/${id}`,
+  snapshotPrefix: (resource?: string) => (resource ? `snapshots/${resource}/` : 'snapshots/'),
+  lock: (id: string) => `locks/${id}`,
+  lockPrefix: 'locks/',
+}
+
+/** The last segment of a key: the object's id. */
+export function idOfKey(key: string): string {
+  return key.slice(key.lastIndexOf('/') + 1)
+}
+
+const hexId = /^[0-9a-f]{64}$/
+
+export function isId(text: string): boolean {
+  return hexId.test(text)
+}

@@ -1,0 +1,169 @@
+/**
+ * The repository: where all backup data and metadata live, on a Backend. It chunks,
+ * deduplicates, compresses and stores streams, and reads them back checked against
+ * their hashes. It knows nothing of databases: sources hand streams to ops/, which
+ * hands them here.
+ */
+import { randomUUID } from 'node:crypto'
+import { IntegrityError, NotFoundError, PlanError, RefusedError } from '../errors.js'
+import { type Backend, BackendError } from './backends/backend.js'
+import { decodeJson } from './compress.js'
+import { defaultPackSize, formatVersion, idOfKey, keys } from './format.js'
+import { sha256 } from './hash.js'
+import { acquireLock, type Lock, type LockKind, type LockOptions } from './lock.js'
+import type { Snapshot, StreamRef } from './manifest.js'
+import { decodeIndexFile, PackIndex } from './pack-index.js'
+import { BlobReader } from './reader.js'
+import { RepositoryWriter } from './writer.js'
+
+export type { Backend } from './backends/backend.js'
+export type { LockInfo, LockKind } from './lock.js'
+export type { ChunkingSpec, Snapshot, SnapshotDraft, SnapshotStats, StreamRef } from './manifest.js'
+export { shortId } from './manifest.js'
+export type { RepositoryWriter } from './writer.js'
+
+export interface RepositoryConfig {
+  version: number
+  id: string
+  created: string
+  packSize: number
+}
+
+export class Repository {
+  private index: PackIndex | undefined
+  /** Index files that could not be read when the index was loaded. */
+  readonly damagedIndexes: { key: string; error: string }[] = []
+
+  private constructor(
+    readonly backend: Backend,
+    readonly config: RepositoryConfig,
+  ) {}
+
+  /** Creates a repository on an empty backend; RefusedError when one is already there. */
+  static async init(backend: Backend, opts: { packSize?: number } = {}): Promise<Repository> {
+    const config: RepositoryConfig = {
+      version: formatVersion,
+      id: randomUUID(),
+      created: new Date().toISOString(),
+      packSize: opts.packSize ?? defaultPackSize,
+    }
+    const result = await backend.put(keys.config, Buffer.from(`${JSON.stringify(config, null, 2)}\n`), {
+      ifAbsent: true,
+    })
+    if (result === 'exists') {
+      throw new RefusedError(`a drkit repository already exists at ${backend.location}`, 'Nothing was changed.')
+    }
+    return new Repository(backend, config)
+  }
+
+  static async open(backend: Backend): Promise<Repository> {
+    let bytes: Uint8Array
+    try {
+      bytes = await backend.get(keys.config)
+    } catch (err) {
+      if (err instanceof BackendError && err.kind === 'not-found') {
+        throw new NotFoundError(`there is no drkit repository at ${backend.location}`, 'Run `drkit init` to create it.')
+      }
+      throw err
+    }
+    let config: RepositoryConfig
+    try {
+      config = JSON.parse(Buffer.from(bytes).toString('utf8')) as RepositoryConfig
+    } catch (cause) {
+      throw new IntegrityError(`the repository config at ${backend.location} is damaged`, undefined, { cause })
+    }
+    if (config.version > formatVersion) {
+      throw new PlanError(
+        `the repository at ${backend.location} has format version ${config.version}; this drkit reads up to ${formatVersion}`,
+        'Upgrade drkit.',
+      )
+    }
+    return new Repository(backend, config)
+  }
+
+  async close(): Promise<void> {
+    await this.backend.close()
+  }
+
+  lock(resource: string, kind: LockKind, opts?: LockOptions): Promise<Lock> {
+    return acquireLock(this.backend, resource, kind, opts)
+  }
+
+  /**
+   * Takes the resource's writer lock, runs fn with a writer, and releases the lock.
+   * fn ends with `writer.commitSnapshot(...)`; if it throws, nothing becomes visible.
+   */
+  async write<T>(resource: string, fn: (w: RepositoryWriter) => Promise<T>, opts?: LockOptions): Promise<T> {
+    const lock = await this.lock(resource, 'write', opts)
+    try {
+      return await fn(new RepositoryWriter(this.backend, await this.loadIndex(), resource, this.config.packSize))
+    } finally {
+      await lock.release()
+    }
+  }
+
+  /** Snapshots, oldest first, of one resource or all. */
+  async listSnapshots(resource?: string): Promise<Snapshot[]> {
+    const found: Snapshot[] = []
+    for await (const { key } of this.backend.list(keys.snapshotPrefix(resource))) {
+      found.push(await this.readSnapshotKey(key))
+    }
+    return found.sort((a, b) => a.time.localeCompare(b.time) || a.id.localeCompare(b.id))
+  }
+
+  /** A resource's snapshot by id or unique id prefix (at least 4 hex digits), or its latest. */
+  async findSnapshot(resource: string, idOrPrefix?: string): Promise<Snapshot> {
+    const all = await this.listSnapshots(resource)
+    if (!idOrPrefix) {
+      const latest = all.at(-1)
+      if (!latest) throw new NotFoundError(`${resource} has no snapshots yet`, `Run \`drkit backup ${resource}\`.`)
+      return latest
+    }
+    const matches = all.filter((s) => s.id.startsWith(idOrPrefix.toLowerCase()))
+    if (matches.length === 1) return matches[0]!
+    if (matches.length === 0) {
+      throw new NotFoundError(
+        `${resource} has no snapshot ${idOrPrefix}`,
+        `List them with \`drkit snapshots ${resource}\`.`,
+      )
+    }
+    throw new PlanError(`snapshot id ${idOrPrefix} is ambiguous`, 'Give more digits of the id.')
+  }
+
+  async readSnapshotKey(key: string): Promise<Snapshot> {
+    const bytes = await this.backend.get(key)
+    const id = idOfKey(key)
+    if (sha256(bytes) !== id)
+      throw new IntegrityError(`snapshot ${id.slice(0, 12)} does not match its hash: it is damaged`)
+    return { ...decodeJson<Omit<Snapshot, 'id'>>(bytes, `snapshot ${id.slice(0, 12)}`), id }
+  }
+
+  /** A stored stream's plaintext, chunk by chunk, every chunk checked against its hash. */
+  async *readStream(ref: StreamRef, context: string): AsyncIterable<Uint8Array> {
+    yield* (await this.blobReader()).readStream(ref, context)
+  }
+
+  async blobReader(): Promise<BlobReader> {
+    return new BlobReader(this.backend, await this.loadIndex())
+  }
+
+  async loadIndex(): Promise<PackIndex> {
+    if (this.index) return this.index
+    const index = new PackIndex()
+    for await (const { key } of this.backend.list(keys.indexPrefix)) {
+      const bytes = await this.backend.get(key)
+      const name = idOfKey(key)
+      // A damaged index is set aside, not fatal: snapshots whose chunks it alone knew fail
+      // to restore (and verify names them); every other snapshot still restores.
+      try {
+        if (sha256(bytes) !== name) throw new IntegrityError(`index ${name.slice(0, 12)} does not match its hash`)
+        for (const pack of decodeIndexFile(bytes, name.slice(0, 12))) index.add(pack)
+      } catch (err) {
+        if (!(err instanceof IntegrityError)) throw err
+        this.damagedIndexes.push({ key, error: err.message })
+      }
+    }
+    this.index = index
+    return index
+  }
+}

@@ -1,0 +1,121 @@
+import { hostname } from 'node:os'
+import type { Backend } from './backends/backend.js'
+import { encodeJson } from './compress.js'
+import { formatVersion, idsPerListBlob, keys } from './format.js'
+import { sha256 } from './hash.js'
+import type { ChunkingSpec, Snapshot, SnapshotDraft, SnapshotStats, StreamRef } from './manifest.js'
+import { PackBuilder } from './pack.js'
+import { encodeIndexFile, type IndexedPack, type PackIndex } from './pack-index.js'
+
+/** How many finished packs may be uploading while chunking goes on. */
+const uploadsInFlight = 2
+
+/**
+ * The write half of a session: chunks go into packs, packs are uploaded as they fill,
+ * and `commitSnapshot` writes, in this order, the last pack, the index of every pack
+ * this session wrote, and the manifest. Until the manifest is stored nothing is visible;
+ * a session that fails leaves only unreferenced packs, which pruning removes.
+ */
+export class RepositoryWriter {
+  private readonly pack = new PackBuilder()
+  private readonly written: IndexedPack[] = []
+  private readonly sessionBlobs = new Set<string>()
+  private readonly uploads = new Set<Promise<void>>()
+  private uploadError: unknown
+  private readonly stats = { size: 0, newBytes: 0, storedBytes: 0, chunks: 0, newChunks: 0 }
+  private readonly started = performance.now()
+
+  constructor(
+    private readonly backend: Backend,
+    private readonly index: PackIndex,
+    private readonly resource: string,
+    private readonly packSize: number,
+  ) {}
+
+  /** Stores a stream of chunks (already cut by the caller's chunker) and returns its reference. */
+  async writeStream(name: string, chunking: ChunkingSpec, chunks: AsyncIterable<Uint8Array>): Promise<StreamRef> {
+    const ref: StreamRef = { name, chunking, size: 0, chunks: 0, lists: [] }
+    let list = Buffer.alloc(idsPerListBlob * 32)
+    let inList = 0
+    for await (const chunk of chunks) {
+      const id = await this.storeBlob(chunk)
+      list.write(id, inList * 32, 32, 'hex')
+      inList++
+      ref.size += chunk.length
+      ref.chunks++
+      if (inList === idsPerListBlob) {
+        ref.lists.push(await this.storeBlob(list))
+        list = Buffer.alloc(idsPerListBlob * 32)
+        inList = 0
+      }
+    }
+    if (inList > 0 || ref.lists.length === 0) ref.lists.push(await this.storeBlob(list.subarray(0, inList * 32)))
+    this.stats.size += ref.size
+    this.stats.chunks += ref.chunks
+    return ref
+  }
+
+  /** Makes the snapshot visible: flush packs, write the index, then the manifest. */
+  async commitSnapshot(draft: SnapshotDraft, streams: StreamRef[]): Promise<Snapshot> {
+    await this.flush()
+    const stats: SnapshotStats = { ...this.stats, durationMs: Math.round(performance.now() - this.started) }
+    const manifest = {
+      version: formatVersion,
+      resource: this.resource,
+      time: new Date().toISOString(),
+      host: hostname(),
+      ...draft,
+      streams,
+      stats,
+    }
+    const bytes = encodeJson(manifest)
+    const id = sha256(bytes)
+    await this.backend.put(keys.snapshot(this.resource, id), bytes)
+    return { id, ...manifest }
+  }
+
+  private async storeBlob(plain: Uint8Array): Promise<string> {
+    const id = sha256(plain)
+    if (this.index.has(id) || this.sessionBlobs.has(id)) return id
+    this.sessionBlobs.add(id)
+    this.stats.newChunks++
+    this.stats.newBytes += plain.length
+    this.pack.add(id, plain)
+    if (this.pack.size >= this.packSize) await this.uploadPack()
+    return id
+  }
+
+  private async uploadPack(): Promise<void> {
+    if (this.pack.count === 0) return
+    const { id, bytes, entries } = this.pack.finish()
+    this.stats.storedBytes += bytes.length
+    while (this.uploads.size >= uploadsInFlight) await Promise.race(this.uploads)
+    this.throwIfUploadFailed()
+    const upload = this.backend
+      .put(keys.pack(id), bytes, { ifAbsent: true })
+      .then(() => {
+        this.written.push({ id, entries })
+      })
+      .catch((err: unknown) => {
+        this.uploadError ??= err
+      })
+      .finally(() => this.uploads.delete(upload))
+    this.uploads.add(upload)
+  }
+
+  private async flush(): Promise<void> {
+    await this.uploadPack()
+    await Promise.all(this.uploads)
+    this.throwIfUploadFailed()
+    if (this.written.length === 0) return
+    const bytes = encodeIndexFile(this.written)
+    this.stats.storedBytes += bytes.length
+    await this.backend.put(keys.index(sha256(bytes)), bytes, { ifAbsent: true })
+    for (const pack of this.written) this.index.add(pack)
+    this.written.length = 0
+  }
+
+  private throwIfUploadFailed(): void {
+    if (this.uploadError !== undefined) throw this.uploadError
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * The SQLite source: consistent page images of a live database file (WAL or rollback
+ * journal), restores into a new file, and fingerprints to compare states.
+ */
+import { open as openFile } from 'node:fs/promises'
+import { resolve } from 'node:path'
+import { z } from 'zod'
+import { DrkitError, PlanError } from '../../errors.js'
+import type { Source, SourceDefinition } from '../source.js'
+import { fingerprintSqlite } from './fingerprint.js'
+import { restoreSqlite } from './restore.js'
+import { snapshotSqlite } from './snapshot.js'
+
+export const sqliteConfig = z
+  .object({
+    /** The database file, relative to the plan file's folder. */
+    path: z.string().min(1),
+  })
+  .strict()
+
+export type SqliteConfig = z.infer<typeof sqliteConfig>
+
+/** How long a snapshot waits for a writer to finish its transaction. */
+const busyTimeoutMs = 30_000
+
+export const sqlite: SourceDefinition<SqliteConfig> = {
+  type: 'sqlite',
+  configSchema: sqliteConfig,
+  async open(config, ctx) {
+    const path = resolve(ctx.baseDir, config.path)
+    const resolveTarget = (target: string) => resolve(ctx.baseDir, target)
+    const source: Source = {
+      capabilities: { capture: false, partialRestore: false, exactTransactionBoundaries: true },
+      async snapshot() {
+        await checkIsSqlite(path, ctx.resource)
+        return snapshotSqlite(path, busyTimeoutMs)
+      },
+      restore: (image, target, opts) => restoreSqlite(image, resolveTarget(target), path, opts),
+      async fingerprint(of, opts) {
+        const file = of === 'source' ? path : resolveTarget(of.target)
+        await checkIsSqlite(file, of === 'source' ? ctx.resource : file)
+        return fingerprintSqlite(file, opts?.tables)
+      },
+      async close() {},
+    }
+    return source
+  },
+}
+
+const header = Buffer.from('SQLite format 3\0')
+
+/** A clear error for a missing file or one that is not a SQLite database, before SQLite says less. */
+async function checkIsSqlite(path: string, what: string): Promise<void> {
+  let first: Buffer
+  try {
+    const file = await openFile(path, 'r')
+    try {
+      first = Buffer.alloc(header.length)
+      await file.read(first, 0, header.length, 0)
+    } finally {
+      await file.close()
+    }
+  } catch (cause) {
+    if ((cause as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new PlanError(`${what}: there is no database at ${path}`, 'Check the path in drkit.yaml.')
+    }
+    throw new DrkitError(`${what}: cannot read ${path}`, undefined, { cause })
+  }
+  if (!first.equals(header)) {
+    throw new PlanError(`${what}: ${path} is not a SQLite database`, 'Check the path in drkit.yaml.')
+  }
+}

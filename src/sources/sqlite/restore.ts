@@ -1,0 +1,91 @@
+import { randomBytes } from 'node:crypto'
+import { open, rename, rm, stat } from 'node:fs/promises'
+import { basename, dirname, join } from 'node:path'
+import Database from 'better-sqlite3'
+import { DrkitError, IntegrityError, RefusedError } from '../../errors.js'
+import type { RestoreOptions, RestoreResult, StoredImage } from '../source.js'
+
+/**
+ * Writes a page image to a temporary file beside the target, checks that SQLite opens
+ * it, then renames it over the target: the target path never holds a half-written file.
+ */
+export async function restoreSqlite(
+  image: StoredImage,
+  targetPath: string,
+  sourcePath: string,
+  opts: RestoreOptions = {},
+): Promise<RestoreResult> {
+  if (targetPath === sourcePath) {
+    throw new RefusedError(
+      `the restore target ${targetPath} is the live database itself`,
+      'Restore into a new file, check it, then swap it in while the application is stopped.',
+    )
+  }
+  if ((await exists(targetPath)) && !opts.force) {
+    throw new RefusedError(
+      `the restore target ${targetPath} already exists`,
+      'Choose a new path, or pass --force to replace it.',
+    )
+  }
+  const temp = join(dirname(targetPath), `.${basename(targetPath)}.drkit-${randomBytes(4).toString('hex')}`)
+  let bytes = 0
+  try {
+    const file = await open(temp, 'wx')
+    try {
+      for await (const stream of image.streams) {
+        for await (const chunk of stream.data) {
+          await file.write(chunk, 0, chunk.length, bytes)
+          bytes += chunk.length
+        }
+      }
+      await file.sync()
+    } finally {
+      await file.close()
+    }
+    checkDatabase(temp, Number(image.details.pageCount))
+    // A stale -wal or -journal beside the target would be applied to the new file.
+    for (const suffix of ['-wal', '-shm', '-journal']) await rm(targetPath + suffix, { force: true })
+    await rename(temp, targetPath)
+    await syncDirectory(dirname(targetPath))
+  } catch (err) {
+    await rm(temp, { force: true })
+    if ((err as NodeJS.ErrnoException).code === 'ENOSPC') {
+      throw new DrkitError(`the disk of ${dirname(targetPath)} is full`, 'Free space, or restore elsewhere.', {
+        cause: err,
+      })
+    }
+    throw err
+  }
+  return { target: targetPath, bytes }
+}
+
+function checkDatabase(path: string, expectedPages: number): void {
+  const db = new Database(path, { fileMustExist: true })
+  try {
+    const pages = Number(db.pragma('page_count', { simple: true }))
+    if (Number.isFinite(expectedPages) && pages !== expectedPages) {
+      throw new IntegrityError(`the restored database has ${pages} pages instead of ${expectedPages}`)
+    }
+    db.prepare('SELECT count(*) FROM sqlite_schema').get()
+  } finally {
+    db.close()
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path)
+    return true
+  } catch {
+    return false
+  }
+}
+
+async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, 'r')
+  try {
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+}
