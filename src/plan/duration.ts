@@ -62,7 +62,10 @@ export function parseEvery(text: string): Every | undefined {
 
 const CALENDAR_MONTHS = { month: 1, quarter: 3, year: 12 } as const
 
-/** When a drill last run at `last` is due again. Months are calendar months in UTC: Jan 31 + 1 month = Feb 28 (or 29). */
+/**
+ * When a drill last run at `last` is due again. Months are calendar months in UTC, kept within
+ * the month: Jan 31 + 1 month = Feb 28 (or 29).
+ */
 export function nextDue(every: Every, last: Date): Date {
   if (every.kind === 'interval') return new Date(last.getTime() + every.ms)
   if (every.unit === 'day' || every.unit === 'week')

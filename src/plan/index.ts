@@ -3,9 +3,17 @@
  * issue at once. Pure apart from reading the file; it knows no source or backend, whose option
  * schemas the caller passes in.
  */
-export { type CalendarUnit, type Every, formatDuration, nextDue, parseDuration, parseEvery } from './duration.js'
+export {
+  type CalendarUnit,
+  durationSchema,
+  type Every,
+  formatDuration,
+  nextDue,
+  parseDuration,
+  parseEvery,
+} from './duration.js'
 export { loadPlan, parsePlan } from './load.js'
-export { planSchema, type ResourceTypes } from './schema.js'
+export type { ResourceTypes } from './schema.js'
 export { formatInitialPlan } from './template.js'
 export type {
   Alert,

@@ -141,7 +141,11 @@ describe('environment variables', () => {
   })
 
   it('reports a missing variable at its path, once', () => {
-    const yaml = `resources:\n  main: { type: postgres, url: "\${DATABASE_URL}" }\nalerts:\n  - { type: slack, url: "\${SLACK_URL}" }\n`
+    const yaml = `resources:
+  main: { type: postgres, url: "\${DATABASE_URL}" }
+alerts:
+  - { type: slack, url: "\${SLACK_URL}" }
+`
     expect(issuesOf(() => parsePlan(yaml, opts))).toEqual([
       'resources.main.url: environment variable DATABASE_URL is not set',
       'alerts[0].url: environment variable SLACK_URL is not set',

@@ -124,7 +124,8 @@ function resourceSchema(types: ResourceTypes) {
       const typeShape = typeSchema instanceof z.ZodObject ? typeSchema.shape : {}
       for (const issue of config.error?.issues ?? []) {
         // A key unknown to the type may be a misspelt common option, so name both sets.
-        const message = issue.code === 'unrecognized_keys' && unknownOption({ type }, commonResourceShape, typeShape)
+        const message =
+          issue.code === 'unrecognized_keys' && unknownOption({ type: true }, commonResourceShape, typeShape)
         ctx.addIssue({ ...issue, ...(message && { message }) })
       }
       if (!common.success || !config.success) return z.NEVER

@@ -24,7 +24,8 @@ resources:
     retention:                # a snapshot kept by any rule stays
       last: 7                 # the 7 most recent
       daily: 30               # the last one of each of the 30 most recent days
-      monthly: 12             # also hourly, weekly, yearly; within: 2d keeps everything younger than 2 days
+      monthly: 12             # the last one of each of the 12 most recent months; hourly, weekly, yearly alike
+      # within: 2d            # every snapshot younger than this
       pitr: 7d                # keep captured changes this long: how far back point-in-time restore reaches
 
   # main:

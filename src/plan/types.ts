@@ -23,7 +23,10 @@ export type RepositoryConfig =
 export interface Resource {
   name: string
   type: string
-  /** The output of the type's schema. Relative paths in it are left as written: sources resolve them against baseDir. */
+  /**
+   * The output of the type's schema.
+   * Relative paths in it are left as written: sources resolve them against baseDir.
+   */
   config: unknown
   objectives: Objectives
   /** Continuous change capture; absent when the plan does not ask for it. */
