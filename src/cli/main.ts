@@ -44,7 +44,8 @@ export async function main(argv: string[]): Promise<number> {
   const json = argv.includes('--json')
   const out = createOutput(json)
   try {
-    const name = argv[0]
+    const at = commandIndex(argv)
+    const name = argv[at]
     if (!name || name === '--help' || name === '-h' || name === 'help') {
       process.stdout.write(`${await usage()}\n`)
       return name ? exitCodes.ok : exitCodes.usage
@@ -55,7 +56,7 @@ export async function main(argv: string[]): Promise<number> {
     let parsed: ReturnType<typeof parseArgs>
     try {
       parsed = parseArgs({
-        args: argv.slice(1),
+        args: [...argv.slice(0, at), ...argv.slice(at + 1)],
         options: { ...globalOptions, ...command.options },
         allowPositionals: true,
         strict: true,
@@ -77,4 +78,14 @@ export async function main(argv: string[]): Promise<number> {
     else process.stderr.write(`${formatError(err)}\n`)
     return exitCodeOf(err)
   }
+}
+
+/** Where the command name is: global options such as `--config FILE` may come before it. */
+function commandIndex(argv: string[]): number {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!
+    if (arg === '--config' || arg === '-c') i++
+    else if (arg !== '--json' && !arg.startsWith('--config=')) return i
+  }
+  return argv.length
 }

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path'
 import { PlanError } from '../../errors.js'
 import { openContext } from '../../ops/context.js'
 import { restore } from '../../ops/restore.js'
@@ -22,7 +23,7 @@ const command: Command = {
       out.info(`restoring ${resource} into ${target}…`)
       const result = await restore(ctx, {
         resource,
-        target,
+        target: resolve(target),
         snapshot: stringFlag(values.snapshot),
         force: values.force === true,
       })

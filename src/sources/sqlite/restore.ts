@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { open, rename, rm, stat } from 'node:fs/promises'
+import { mkdir, open, rename, rm, stat } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import Database from 'better-sqlite3'
 import { DrkitError, IntegrityError, RefusedError } from '../../errors.js'
@@ -27,6 +27,7 @@ export async function restoreSqlite(
       'Choose a new path, or pass --force to replace it.',
     )
   }
+  await mkdir(dirname(targetPath), { recursive: true })
   const temp = join(dirname(targetPath), `.${basename(targetPath)}.drkit-${randomBytes(4).toString('hex')}`)
   let bytes = 0
   try {
