@@ -12,8 +12,13 @@ const commands: Record<string, () => Promise<Command>> = {
   init: () => import('./commands/init.js').then((m) => m.default),
   backup: () => import('./commands/backup.js').then((m) => m.default),
   snapshots: () => import('./commands/snapshots.js').then((m) => m.default),
+  agent: () => import('./commands/agent.js').then((m) => m.default),
+  bookmark: () => import('./commands/bookmark.js').then((m) => m.default),
+  bookmarks: () => import('./commands/bookmarks.js').then((m) => m.default),
+  timeline: () => import('./commands/timeline.js').then((m) => m.default),
   restore: () => import('./commands/restore.js').then((m) => m.default),
   verify: () => import('./commands/verify.js').then((m) => m.default),
+  capture: () => import('./commands/capture.js').then((m) => m.default),
   demo: () => import('./commands/demo.js').then((m) => m.default),
 }
 

@@ -1,14 +1,20 @@
-import type { Snapshot } from '../repository/index.js'
+import { IntegrityError, NotFoundError, PlanError } from '../errors.js'
+import type { Change } from '../model.js'
+import type { Repository, SegmentRef, Snapshot } from '../repository/index.js'
 import { shortId } from '../repository/index.js'
 import type { StoredImage } from '../sources/index.js'
+import { type PointRequest, type RestorePoint, resolvePoint } from '../timeline/index.js'
 import type { OpsContext } from './context.js'
+import { readTimelineFrom } from './timeline.js'
 
 export interface RestoreRequest {
   resource: string
-  /** Where to write: a file path for SQLite, relative to the plan's folder. */
+  /** Where to write: a file path for SQLite (relative to the plan's folder). */
   target: string
-  /** A snapshot id or unique prefix; the latest by default. */
+  /** At most one of: a snapshot id or unique prefix, a moment (ms since the epoch), a bookmark name. */
   snapshot?: string
+  at?: number
+  bookmark?: string
   force?: boolean
   signal?: AbortSignal
 }
@@ -18,19 +24,31 @@ export interface RestoreResult {
   snapshot: Snapshot
   target: string
   bytes: number
+  /** The moment the restored state is proven for, and the changes replayed on top of the snapshot. */
+  time: string
+  changes: number
+  /** False when no capture could give the exact moment and the nearest earlier snapshot stands in. */
+  exact: boolean
   durationMs: number
 }
 
-/** Reads a snapshot back from the repository and hands it to the source to write into the target. */
+/**
+ * Restores a resource: resolves the snapshot, moment or bookmark to a restore point,
+ * reads the snapshot back and hands it, with the changes after it, to the source.
+ */
 export async function restore(ctx: OpsContext, req: RestoreRequest): Promise<RestoreResult> {
   ctx.resource(req.resource)
+  if ([req.snapshot, req.at, req.bookmark].filter((x) => x !== undefined).length > 1) {
+    throw new PlanError('give at most one of --snapshot, --at and --bookmark')
+  }
   const repository = await ctx.repository()
-  const snapshot = await repository.findSnapshot(req.resource, req.snapshot)
+  const started = performance.now()
+  const point = await resolve(repository, req)
+  const snapshot = await repository.findSnapshot(req.resource, point.snapshot)
   const source = await ctx.openSource(req.resource)
   // A read lock keeps pruning out while the snapshot's data is read.
   const lock = await repository.lock(req.resource, 'read', { command: `restore ${req.resource}` })
   try {
-    const started = performance.now()
     const context = `snapshot ${shortId(snapshot.id)} of ${req.resource}`
     const image: StoredImage = {
       details: snapshot.details,
@@ -38,16 +56,68 @@ export async function restore(ctx: OpsContext, req: RestoreRequest): Promise<Res
         for (const ref of snapshot.streams) yield { name: ref.name, data: repository.readStream(ref, context) }
       })(),
     }
-    const result = await source.restore(image, req.target, { force: req.force, signal: req.signal })
+    const from = snapshot.position.seq ?? 0
+    const counter = { changes: 0 }
+    const replay = point.untilSeq !== undefined && point.untilSeq > from
+    const changes = replay ? readChanges(repository, point, from, counter) : undefined
+    const result = await source.restore(image, req.target, { force: req.force, signal: req.signal, changes })
     return {
       resource: req.resource,
       snapshot,
       target: result.target,
       bytes: result.bytes,
+      time: new Date(point.time).toISOString(),
+      changes: counter.changes,
+      exact: point.exact,
       durationMs: Math.round(performance.now() - started),
     }
   } finally {
     await lock.release()
     await source.close()
+  }
+}
+
+async function resolve(repository: Repository, req: RestoreRequest): Promise<RestorePoint> {
+  const { timeline, bookmarks } = await readTimelineFrom(repository, req.resource)
+  let request: PointRequest
+  if (req.bookmark !== undefined) {
+    const bookmark = bookmarks.find((b) => b.name === req.bookmark)
+    if (!bookmark) {
+      const known = bookmarks.map((b) => b.name)
+      throw new NotFoundError(
+        `${req.resource} has no bookmark "${req.bookmark}"`,
+        known.length > 0 ? `Known bookmarks: ${known.join(', ')}.` : 'Set one with `drkit bookmark`.',
+      )
+    }
+    request = { bookmark }
+  } else if (req.at !== undefined) {
+    request = { at: req.at }
+  } else {
+    request = { snapshot: (await repository.findSnapshot(req.resource, req.snapshot)).id }
+  }
+  // Timeline segment points are the repository's segment refs, handed through unchanged.
+  return resolvePoint(timeline, request, async (seg) => (await repository.readSegment(seg as SegmentRef)).boundaries)
+}
+
+/** Changes with seq in (from, point.untilSeq], each once, in order; a missing one is an IntegrityError. */
+async function* readChanges(
+  repository: Repository,
+  point: RestorePoint,
+  from: number,
+  counter: { changes: number },
+): AsyncIterable<Change> {
+  const until = point.untilSeq!
+  let last = from
+  for (const seg of point.segments as SegmentRef[]) {
+    for (const change of (await repository.readSegment(seg)).changes) {
+      if (change.seq <= last || change.seq > until) continue
+      if (change.seq !== last + 1) break
+      last = change.seq
+      counter.changes++
+      yield change
+    }
+  }
+  if (last !== until) {
+    throw new IntegrityError(`changes ${last + 1} to ${until} of generation ${point.generation} are missing`)
   }
 }

@@ -18,6 +18,13 @@ export const keys = {
   indexPrefix: 'index/',
   snapshot: (resource: string, id: string) => `snapshots/${resource}/${id}`,
   snapshotPrefix: (resource?: string) => (resource ? `snapshots/${resource}/` : 'snapshots/'),
+  segment: (resource: string, generation: string, name: string) => `segments/${resource}/${generation}/${name}`,
+  segmentPrefix: (resource: string, generation?: string) =>
+    generation ? `segments/${resource}/${generation}/` : `segments/${resource}/`,
+  head: (resource: string, generation: string) => `heads/${resource}/${generation}`,
+  headPrefix: (resource: string) => `heads/${resource}/`,
+  bookmark: (resource: string, name: string) => `bookmarks/${resource}/${name}`,
+  bookmarkPrefix: (resource?: string) => (resource ? `bookmarks/${resource}/` : 'bookmarks/'),
   lock: (id: string) => `locks/${id}`,
   lockPrefix: 'locks/',
 }

@@ -6,7 +6,9 @@
  */
 import { randomUUID } from 'node:crypto'
 import { IntegrityError, NotFoundError, PlanError, RefusedError } from '../errors.js'
+import type { Boundary } from '../model.js'
 import { type Backend, BackendError } from './backends/backend.js'
+import { type Bookmark, listBookmarks, writeBookmark } from './bookmarks.js'
 import { decodeJson } from './compress.js'
 import { defaultPackSize, formatVersion, idOfKey, keys } from './format.js'
 import { sha256 } from './hash.js'
@@ -14,12 +16,23 @@ import { acquireLock, type Lock, type LockKind, type LockOptions } from './lock.
 import type { Snapshot, StreamRef } from './manifest.js'
 import { decodeIndexFile, PackIndex } from './pack-index.js'
 import { BlobReader } from './reader.js'
+import {
+  listSegments,
+  readHeads,
+  readSegment,
+  type SegmentData,
+  type SegmentRef,
+  writeHead,
+  writeSegment,
+} from './segments.js'
 import { RepositoryWriter } from './writer.js'
 
 export type { Backend } from './backends/backend.js'
+export { type Bookmark, checkBookmarkName } from './bookmarks.js'
 export type { LockInfo, LockKind } from './lock.js'
 export type { ChunkingSpec, Snapshot, SnapshotDraft, SnapshotStats, StreamRef } from './manifest.js'
 export { shortId } from './manifest.js'
+export type { SegmentData, SegmentRef } from './segments.js'
 export type { RepositoryWriter } from './writer.js'
 
 export interface RepositoryConfig {
@@ -141,6 +154,34 @@ export class Repository {
   /** A stored stream's plaintext, chunk by chunk, every chunk checked against its hash. */
   async *readStream(ref: StreamRef, context: string): AsyncIterable<Uint8Array> {
     yield* (await this.blobReader()).readStream(ref, context)
+  }
+
+  writeSegment(resource: string, generation: string, data: SegmentData): Promise<SegmentRef> {
+    return writeSegment(this.backend, resource, generation, data)
+  }
+
+  listSegments(resource: string, generation?: string): Promise<SegmentRef[]> {
+    return listSegments(this.backend, resource, generation)
+  }
+
+  readSegment(ref: SegmentRef): Promise<SegmentData> {
+    return readSegment(this.backend, ref)
+  }
+
+  writeHead(resource: string, generation: string, head: Boundary): Promise<void> {
+    return writeHead(this.backend, resource, generation, head)
+  }
+
+  readHeads(resource: string): Promise<Map<string, Boundary>> {
+    return readHeads(this.backend, resource)
+  }
+
+  writeBookmark(bookmark: Bookmark): Promise<void> {
+    return writeBookmark(this.backend, bookmark)
+  }
+
+  listBookmarks(resource?: string): Promise<Bookmark[]> {
+    return listBookmarks(this.backend, resource)
   }
 
   async blobReader(): Promise<BlobReader> {

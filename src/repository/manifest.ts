@@ -31,7 +31,7 @@ export interface SnapshotStats {
 /** What a source hands over for a snapshot, besides its streams. */
 export interface SnapshotDraft {
   sourceType: string
-  position: { time: string; seq?: string }
+  position: { time: string; seq?: number; generation?: string }
   tables: { name: string; rows: number }[]
   details: Record<string, string | number | boolean>
 }

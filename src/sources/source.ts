@@ -1,10 +1,15 @@
 import type { ZodType } from 'zod'
+import type { Boundary, Change } from '../model.js'
+
+export type { Boundary, Change, Row, Value } from '../model.js'
 
 /** A source's own order together with wall-clock time (ISO 8601). */
 export interface Position {
   time: string
   /** The source's own order: a capture sequence for SQLite, an LSN for PostgreSQL. */
-  seq?: string
+  seq?: number
+  /** The capture generation the position belongs to, when capture is installed. */
+  generation?: string
 }
 
 /** How the repository should cut a stream into chunks. */
@@ -48,6 +53,8 @@ export interface Fingerprint {
 export interface RestoreOptions {
   /** Replace an existing, non-empty target. */
   force?: boolean
+  /** Changes to apply after the image, in order (point-in-time restores). */
+  changes?: AsyncIterable<Change>
   signal?: AbortSignal
 }
 
@@ -77,6 +84,8 @@ export interface Source {
    * unless `force`; never leaves a half-written target where the user will look.
    */
   restore(image: StoredImage, target: string, opts?: RestoreOptions): Promise<RestoreResult>
+  /** Change capture, for sources that can (capabilities.capture). */
+  readonly capture?: Capture
   /** The fingerprint of the live resource ('source') or of a restored target. */
   fingerprint(of: 'source' | { target: string }, opts?: { tables?: string[] }): Promise<Fingerprint>
   close(): Promise<void>
@@ -95,4 +104,45 @@ export interface SourceDefinition<Config = unknown> {
   /** The plan's `resources.<name>` fields that belong to this type. */
   readonly configSchema: ZodType<Config>
   open(config: Config, ctx: SourceContext): Promise<Source>
+}
+
+/** What a capture installed in a live resource is: its generation and how far it has counted. */
+export interface CaptureState {
+  /** Changes with the same generation form one unbroken stretch of the timeline. */
+  generation: string
+  /** The newest change recorded so far (0 before the first). */
+  seq: number
+}
+
+/** The outcome of one committed read of the captured changes. */
+export interface CaptureRead {
+  state: CaptureState
+  /** The boundary this read proves: the newest committed change when it ran. */
+  boundary: Boundary
+  /** Changes with seq in (after, boundary.seq], in order; at most `limit`. */
+  changes: Change[]
+  /** Set when the capture cannot continue the generation: the schema changed, or changes are missing. */
+  broken?: { reason: 'schema-change' | 'gap' | 'reinstalled'; detail: string }
+}
+
+/**
+ * Continuous change capture in a live resource. Reads never lose or reorder a committed
+ * change; changes stay in the resource until `acknowledge` says they are stored.
+ */
+export interface Capture {
+  /** Installs capture (idempotent) and returns its state; a new install starts a new generation. */
+  install(): Promise<CaptureState & { installed: boolean; warnings: string[] }>
+  /** The current generation and a boundary proven now; undefined when capture is not installed. */
+  position(): Promise<{ generation: string; boundary: Boundary } | undefined>
+  /** A boundary when something was committed since the last poll: cheap, for frequent calls. */
+  poll(): Promise<Boundary | undefined>
+  /** Committed changes after `after` (in generation), read in one consistent view. */
+  read(generation: string, after: number, limit: number): Promise<CaptureRead>
+  /** Removes changes up to and including seq from the resource: they are stored. */
+  acknowledge(upTo: number): Promise<void>
+  /** Starts a new generation with capture reinstalled for the current schema. */
+  reinstall(): Promise<CaptureState>
+  /** Takes capture out of the resource entirely. */
+  remove(): Promise<void>
+  close(): Promise<void>
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import Database from 'better-sqlite3'
 import type { Fingerprint } from '../source.js'
-import { quoteIdent } from './snapshot.js'
+import { listUserTables, quoteIdent } from './schema.js'
 
 /**
  * Per table: the row count and an order-independent content hash (the lane-wise sum of
@@ -15,20 +15,16 @@ export function fingerprintSqlite(path: string, only?: string[]): Fingerprint {
   try {
     db.exec('BEGIN')
     const tables: Fingerprint['tables'] = {}
-    const names = db
-      .prepare(
-        "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' " +
-          "AND sql NOT LIKE 'CREATE VIRTUAL%' ORDER BY name",
-      )
-      .pluck()
-      .all() as string[]
-    for (const name of names) {
+    for (const name of listUserTables(db)) {
       if (only && !only.includes(name)) continue
       tables[name] = hashRows(db.prepare(`SELECT * FROM ${quoteIdent(name)}`))
     }
     if (!only) {
       tables.sqlite_schema = hashRows(
-        db.prepare("SELECT type, name, tbl_name, sql FROM sqlite_schema WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"),
+        db.prepare(
+          "SELECT type, name, tbl_name, sql FROM sqlite_schema WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\' " +
+            "AND name NOT LIKE '\\_drkit\\_%' ESCAPE '\\'",
+        ),
       )
     }
     db.exec('COMMIT')

@@ -6,7 +6,8 @@ import { open as openFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { z } from 'zod'
 import { DrkitError, PlanError } from '../../errors.js'
-import type { Source, SourceDefinition } from '../source.js'
+import type { Capture, Source, SourceDefinition } from '../source.js'
+import { openSqliteCapture } from './capture.js'
 import { fingerprintSqlite } from './fingerprint.js'
 import { restoreSqlite } from './restore.js'
 import { snapshotSqlite } from './snapshot.js'
@@ -29,8 +30,13 @@ export const sqlite: SourceDefinition<SqliteConfig> = {
   async open(config, ctx) {
     const path = resolve(ctx.baseDir, config.path)
     const resolveTarget = (target: string) => resolve(ctx.baseDir, target)
+    let capture: Capture | undefined
     const source: Source = {
-      capabilities: { capture: false, partialRestore: false, exactTransactionBoundaries: true },
+      capabilities: { capture: true, partialRestore: false, exactTransactionBoundaries: false },
+      get capture() {
+        capture ??= openSqliteCapture(path, busyTimeoutMs)
+        return capture
+      },
       async snapshot() {
         await checkIsSqlite(path, ctx.resource)
         return snapshotSqlite(path, busyTimeoutMs)
@@ -41,7 +47,9 @@ export const sqlite: SourceDefinition<SqliteConfig> = {
         await checkIsSqlite(file, of === 'source' ? ctx.resource : file)
         return fingerprintSqlite(file, opts?.tables)
       },
-      async close() {},
+      async close() {
+        await capture?.close()
+      },
     }
     return source
   },

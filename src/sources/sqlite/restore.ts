@@ -4,6 +4,8 @@ import { basename, dirname, join } from 'node:path'
 import Database from 'better-sqlite3'
 import { DrkitError, IntegrityError, RefusedError } from '../../errors.js'
 import type { RestoreOptions, RestoreResult, StoredImage } from '../source.js'
+import { replayChanges } from './replay.js'
+import { dropCaptureObjects } from './triggers.js'
 
 /**
  * Writes a page image to a temporary file beside the target, checks that SQLite opens
@@ -44,6 +46,8 @@ export async function restoreSqlite(
       await file.close()
     }
     checkDatabase(temp, Number(image.details.pageCount))
+    await finish(temp, opts)
+    await syncFile(temp)
     // A stale -wal or -journal beside the target would be applied to the new file.
     for (const suffix of ['-wal', '-shm', '-journal']) await rm(targetPath + suffix, { force: true })
     await rename(temp, targetPath)
@@ -58,6 +62,19 @@ export async function restoreSqlite(
     throw err
   }
   return { target: targetPath, bytes }
+}
+
+/** Takes drkit's capture objects out of the restored copy, then replays changes into it. */
+async function finish(path: string, opts: RestoreOptions): Promise<void> {
+  const db = new Database(path, { fileMustExist: true })
+  try {
+    // A crash loses only the temporary file, so the restored copy need not be synced per transaction.
+    db.pragma('synchronous = OFF')
+    db.transaction(() => dropCaptureObjects(db))()
+    if (opts.changes) await replayChanges(db, opts.changes)
+  } finally {
+    db.close()
+  }
 }
 
 function checkDatabase(path: string, expectedPages: number): void {
@@ -79,6 +96,15 @@ async function exists(path: string): Promise<boolean> {
     return true
   } catch {
     return false
+  }
+}
+
+async function syncFile(path: string): Promise<void> {
+  const handle = await open(path, 'r+')
+  try {
+    await handle.sync()
+  } finally {
+    await handle.close()
   }
 }
 

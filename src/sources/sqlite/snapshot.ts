@@ -2,6 +2,8 @@ import { open } from 'node:fs/promises'
 import Database from 'better-sqlite3'
 import { InternalError } from '../../errors.js'
 import type { NamedStream, SourceImage, TableInfo } from '../source.js'
+import { listUserTables, quoteIdent } from './schema.js'
+import { captureInfo, changelog } from './triggers.js'
 import { checkFrame, readWalIndex, type WalIndex, walFrameHeaderSize } from './wal.js'
 
 /** Pages are read from the main file in blocks of this size. */
@@ -42,7 +44,7 @@ export async function snapshotSqlite(path: string, busyTimeoutMs: number): Promi
     const pageSize = Number(reader.pragma('page_size', { simple: true }))
     const pageCount = Number(reader.pragma('page_count', { simple: true }))
     const tables = countRows(reader)
-    const position = { time: new Date().toISOString() }
+    const position = { time: new Date().toISOString(), ...capturePosition(reader) }
     const stream: NamedStream = {
       name: 'main',
       chunking: { kind: 'pages', pageSize },
@@ -60,6 +62,15 @@ export async function snapshotSqlite(path: string, busyTimeoutMs: number): Promi
   }
 }
 
+/** Where capture stood in the image: its generation and newest change, when installed. */
+function capturePosition(db: Database.Database): { generation?: string; seq?: number } {
+  const installed = db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?").get(captureInfo)
+  if (!installed) return {}
+  const generation = db.prepare(`SELECT value FROM ${captureInfo} WHERE key = 'generation'`).pluck().get() as string
+  const seq = db.prepare('SELECT seq FROM sqlite_sequence WHERE name = ?').pluck().get(changelog) as number | undefined
+  return { generation, seq: seq ?? 0 }
+}
+
 function beginRead(db: Database.Database): void {
   db.exec('BEGIN')
   // A read transaction starts at its first read.
@@ -70,16 +81,9 @@ function sqliteVersion(db: Database.Database): string {
   return String(db.prepare('SELECT sqlite_version()').pluck().get())
 }
 
-/** User tables (not sqlite_ internals) and their row counts, as of the read transaction. */
+/** User tables and their row counts, as of the read transaction. */
 export function countRows(db: Database.Database): TableInfo[] {
-  const names = db
-    .prepare(
-      "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' " +
-        "AND sql NOT LIKE 'CREATE VIRTUAL%' ORDER BY name",
-    )
-    .pluck()
-    .all() as string[]
-  return names.map((name) => ({
+  return listUserTables(db).map((name) => ({
     name,
     rows: Number(
       db
@@ -88,10 +92,6 @@ export function countRows(db: Database.Database): TableInfo[] {
         .get(),
     ),
   }))
-}
-
-export function quoteIdent(name: string): string {
-  return `"${name.replaceAll('"', '""')}"`
 }
 
 /** Ends the read transaction and closes the connection when the stream is done or abandoned. */

@@ -1,0 +1,39 @@
+import { openContext } from '../../ops/context.js'
+import { runAgent } from '../../scheduler/agent.js'
+import type { Command } from '../command.js'
+
+const command: Command = {
+  summary: 'capture and ship changes continuously, take scheduled snapshots',
+  usage: 'drkit agent [--once] [--verbose]',
+  help:
+    'Runs in the foreground until SIGTERM or SIGINT, then ships everything captured before it exits.\n' +
+    'With --once: one pass (ship what is captured, take snapshots that are due) and exit.',
+  options: { once: { type: 'boolean' }, verbose: { type: 'boolean', short: 'v' } },
+  async run({ values }, { out, config }) {
+    const ctx = await openContext({ config })
+    const stop = new AbortController()
+    const onSignal = () => stop.abort()
+    process.once('SIGTERM', onSignal)
+    process.once('SIGINT', onSignal)
+    try {
+      await runAgent(ctx, {
+        once: values.once === true,
+        signal: stop.signal,
+        onEvent: (e) => {
+          if (e.event === 'capture.shipped' && !values.verbose) return
+          const line = `${new Date().toISOString()} ${e.event}${e.resource ? ` ${e.resource}` : ''}: ${e.message}`
+          if (e.event === 'capture.gap' || e.event === 'snapshot.failed' || e.event === 'capture.warning')
+            out.warn(line)
+          else out.info(line)
+        },
+      })
+      return 0
+    } finally {
+      process.off('SIGTERM', onSignal)
+      process.off('SIGINT', onSignal)
+      await ctx.close()
+    }
+  },
+}
+
+export default command

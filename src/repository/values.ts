@@ -1,0 +1,85 @@
+import type { Change, Row, Value } from '../model.js'
+
+/**
+ * The stored form of captured changes: JSON with every value tagged by its type, so that
+ * integers beyond 2^53, reals (with -0 and infinities), text and bytes come back exactly.
+ *   null → null, bigint → "i123", number → "r0.1", string → "t…", bytes → "b<base64>"
+ */
+export type StoredValue = string | null
+
+export function encodeValue(value: Value): StoredValue {
+  if (value === null) return null
+  switch (typeof value) {
+    case 'bigint':
+      return `i${value}`
+    case 'number':
+      return `r${Object.is(value, -0) ? '-0' : value}`
+    case 'string':
+      return `t${value}`
+    default:
+      return `b${Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64')}`
+  }
+}
+
+export function decodeValue(stored: StoredValue): Value {
+  if (stored === null) return null
+  const body = stored.slice(1)
+  switch (stored[0]) {
+    case 'i':
+      return BigInt(body)
+    case 'r':
+      return Number(body)
+    case 't':
+      return body
+    case 'b':
+      return Buffer.from(body, 'base64')
+    default:
+      throw new Error(`unknown value tag ${JSON.stringify(stored[0])}`)
+  }
+}
+
+/** A change as stored: [seq, time, table, op, rowid before, rowid after, before, after]. */
+export type StoredChange = [
+  number,
+  number,
+  string,
+  Change['op'],
+  StoredValue,
+  StoredValue,
+  Record<string, StoredValue> | null,
+  Record<string, StoredValue> | null,
+]
+
+const encodeRow = (row: Row | null) =>
+  row === null ? null : Object.fromEntries(Object.entries(row).map(([k, v]) => [k, encodeValue(v)]))
+const decodeRow = (row: Record<string, StoredValue> | null): Row | null =>
+  row === null ? null : Object.fromEntries(Object.entries(row).map(([k, v]) => [k, decodeValue(v)]))
+
+export function encodeChange(c: Change): StoredChange {
+  return [
+    c.seq,
+    c.time,
+    c.table,
+    c.op,
+    c.rowid ? encodeValue(c.rowid.before) : null,
+    c.rowid ? encodeValue(c.rowid.after) : null,
+    encodeRow(c.before),
+    encodeRow(c.after),
+  ]
+}
+
+export function decodeChange(s: StoredChange): Change {
+  const [seq, time, table, op, rowidBefore, rowidAfter, before, after] = s
+  // A rowid table's change always has a rowid on at least one side.
+  return {
+    seq,
+    time,
+    table,
+    op,
+    ...(rowidBefore !== null || rowidAfter !== null
+      ? { rowid: { before: decodeValue(rowidBefore), after: decodeValue(rowidAfter) } }
+      : {}),
+    before: decodeRow(before),
+    after: decodeRow(after),
+  }
+}

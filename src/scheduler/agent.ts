@@ -1,0 +1,98 @@
+/**
+ * The agent: one loop that captures and ships changes for every resource with `capture`,
+ * and takes the snapshots that `snapshots.schedule` asks for. It calls ops and nothing
+ * below them.
+ */
+import { Cron } from 'croner'
+import { backup } from '../ops/backup.js'
+import { type CaptureEvent, CaptureShipper } from '../ops/capture.js'
+import type { OpsContext } from '../ops/context.js'
+
+/** How often the agent looks for new commits: the finest transaction boundary it can prove. */
+const pollMs = 20
+
+export interface AgentEvent {
+  event: CaptureEvent['event'] | 'snapshot.taken' | 'snapshot.failed' | 'agent.started' | 'agent.stopped'
+  resource?: string
+  message: string
+  changes?: number
+  lagMs?: number
+}
+
+export interface AgentOptions {
+  /** One pass: ship everything captured, take snapshots that are due, and return. */
+  once?: boolean
+  /** Stops the loop; everything captured so far is shipped before `runAgent` returns. */
+  signal?: AbortSignal
+  onEvent?: (e: AgentEvent) => void
+}
+
+export async function runAgent(ctx: OpsContext, opts: AgentOptions = {}): Promise<void> {
+  const emit = opts.onEvent ?? (() => {})
+  const captured = Object.values(ctx.plan.resources).filter((r) => r.capture)
+  const scheduled = Object.values(ctx.plan.resources).filter((r) => r.snapshots?.schedule)
+  const shippers: CaptureShipper[] = []
+  try {
+    for (const r of captured) shippers.push(await CaptureShipper.open(ctx, r.name, emit))
+    emit({ event: 'agent.started', message: `capturing ${captured.length}, scheduled ${scheduled.length} resources` })
+    const schedules = scheduled.map((r) => ({
+      resource: r.name,
+      cron: new Cron(r.snapshots!.schedule!, { paused: true, timezone: 'UTC' }),
+      next: 0,
+    }))
+    const snapshotDue = async (s: (typeof schedules)[number], now: Date) => {
+      // Due when a scheduled run passed since the latest snapshot (the agent was down then).
+      const latest = (await (await ctx.repository()).listSnapshots(s.resource)).at(-1)
+      const missed = latest ? s.cron.nextRun(new Date(latest.time)) : now
+      return missed !== null && missed.getTime() <= now.getTime()
+    }
+    for (const s of schedules) s.next = (await snapshotDue(s, new Date())) ? Date.now() : nextRun(s.cron)
+    const lastShip = new Map<CaptureShipper, number>()
+    for (;;) {
+      const now = Date.now()
+      for (const shipper of shippers) {
+        await shipper.tick()
+        if (opts.once || now - (lastShip.get(shipper) ?? 0) >= shipper.intervalMs) {
+          await shipper.ship()
+          lastShip.set(shipper, now)
+        }
+      }
+      for (const s of schedules) {
+        if (now < s.next) continue
+        await takeSnapshot(ctx, s.resource, emit)
+        s.next = nextRun(s.cron)
+      }
+      if (opts.once || opts.signal?.aborted) break
+      await sleep(pollMs, opts.signal)
+    }
+  } finally {
+    for (const shipper of shippers) await shipper.close()
+    emit({ event: 'agent.stopped', message: 'everything captured is shipped' })
+  }
+}
+
+async function takeSnapshot(ctx: OpsContext, resource: string, emit: (e: AgentEvent) => void): Promise<void> {
+  try {
+    const { snapshot } = await backup(ctx, resource, { waitMs: 60_000 })
+    emit({ event: 'snapshot.taken', resource, message: `snapshot ${snapshot.id.slice(0, 8)} taken` })
+  } catch (err) {
+    // A failed scheduled snapshot is reported and retried at the next run; capture goes on.
+    emit({ event: 'snapshot.failed', resource, message: `scheduled snapshot failed: ${(err as Error).message}` })
+  }
+}
+
+function nextRun(cron: Cron): number {
+  return cron.nextRun()?.getTime() ?? Number.POSITIVE_INFINITY
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer)
+      signal?.removeEventListener('abort', done)
+      resolve()
+    }
+    const timer = setTimeout(done, ms)
+    signal?.addEventListener('abort', done, { once: true })
+  })
+}

@@ -1,0 +1,102 @@
+import type Database from 'better-sqlite3'
+import { DrkitError } from '../../errors.js'
+import type { Change, Row, Value } from '../../model.js'
+import { quoteIdent } from './schema.js'
+
+/**
+ * Applies captured changes, in order, to a restored database, in one transaction.
+ *
+ * The application's triggers are set aside while changes are applied (the rows they
+ * wrote were captured as changes of their own) and put back afterwards; foreign keys
+ * are not checked, since every transaction being replayed already satisfied them.
+ * Inserts and updates use OR REPLACE, as the original statement did when a row was
+ * replaced (SQLite only fires delete triggers for such rows with recursive triggers on).
+ */
+export async function replayChanges(db: Database.Database, changes: AsyncIterable<Change>): Promise<number> {
+  db.pragma('foreign_keys = OFF')
+  const triggers = db.prepare("SELECT name, sql FROM sqlite_schema WHERE type = 'trigger'").all() as {
+    name: string
+    sql: string
+  }[]
+  const statements = new Map<string, Database.Statement>()
+  const keys = new Map<string, string[]>()
+  let count = 0
+  db.exec('BEGIN')
+  try {
+    for (const t of triggers) db.exec(`DROP TRIGGER ${quoteIdent(t.name)}`)
+    for await (const change of changes) {
+      apply(db, change, statements, keys)
+      count++
+    }
+    for (const t of triggers) db.exec(t.sql)
+    db.exec('COMMIT')
+  } catch (err) {
+    if (db.inTransaction) db.exec('ROLLBACK')
+    throw err
+  }
+  return count
+}
+
+function apply(
+  db: Database.Database,
+  change: Change,
+  statements: Map<string, Database.Statement>,
+  keys: Map<string, string[]>,
+): void {
+  const t = quoteIdent(change.table)
+  const byRowid = change.rowid !== undefined
+  const image = (change.after ?? change.before) as Row
+  const columns = Object.keys(image)
+  const signature = `${change.op}\u0000${change.table}\u0000${columns.join('\u0000')}`
+  let statement = statements.get(signature)
+  const key = byRowid ? ['rowid'] : primaryKey(db, change.table, keys)
+  if (!statement) {
+    const cols = columns.map(quoteIdent)
+    const where = key.map((k) => `${k === 'rowid' ? 'rowid' : quoteIdent(k)} = ?`).join(' AND ')
+    const sql =
+      change.op === 'insert'
+        ? `INSERT OR REPLACE INTO ${t} (${[...(byRowid ? ['rowid'] : []), ...cols].join(', ')}) ` +
+          `VALUES (${Array(cols.length + (byRowid ? 1 : 0))
+            .fill('?')
+            .join(', ')})`
+        : change.op === 'update'
+          ? `UPDATE OR REPLACE ${t} SET ${[...(byRowid ? ['rowid = ?'] : []), ...cols.map((c) => `${c} = ?`)].join(', ')} WHERE ${where}`
+          : `DELETE FROM ${t} WHERE ${where}`
+    statement = db.prepare(sql)
+    statements.set(signature, statement)
+  }
+  const values = (row: Row | null) => columns.map((c) => bindable(row?.[c] ?? null))
+  const keyOf = (row: Row | null, rowid: Value | undefined) =>
+    byRowid ? [bindable(rowid ?? null)] : key.map((k) => bindable(row?.[k] ?? null))
+  if (change.op === 'insert') {
+    statement.run(...(byRowid ? [bindable(change.rowid!.after)] : []), ...values(change.after))
+  } else if (change.op === 'update') {
+    statement.run(
+      ...(byRowid ? [bindable(change.rowid!.after)] : []),
+      ...values(change.after),
+      ...keyOf(change.before, change.rowid?.before),
+    )
+  } else {
+    statement.run(...keyOf(change.before, change.rowid?.before))
+  }
+}
+
+function primaryKey(db: Database.Database, table: string, cache: Map<string, string[]>): string[] {
+  let key = cache.get(table)
+  if (!key) {
+    const cols = db.prepare('SELECT name, pk FROM pragma_table_xinfo(?)').all(table) as { name: string; pk: number }[]
+    key = cols
+      .filter((c) => c.pk > 0)
+      .sort((a, b) => a.pk - b.pk)
+      .map((c) => c.name)
+    if (key.length === 0) {
+      throw new DrkitError(`cannot replay changes of table ${table}: it has neither a rowid nor a primary key here`)
+    }
+    cache.set(table, key)
+  }
+  return key
+}
+
+function bindable(value: Value): Value {
+  return value instanceof Uint8Array && !Buffer.isBuffer(value) ? Buffer.from(value) : value
+}
