@@ -55,6 +55,10 @@ export interface RestoreOptions {
   force?: boolean
   /** Changes to apply after the image, in order (point-in-time restores). */
   changes?: AsyncIterable<Change>
+  /** Restore only these tables (partial restore). */
+  tables?: string[]
+  /** Restore only the rows that match this SQL condition, in every restored table that has the columns it names. */
+  where?: string
   signal?: AbortSignal
 }
 
