@@ -53,3 +53,17 @@ export function damageSampleApp(path: string): { droppedTable: string; corrupted
     db.close()
   }
 }
+
+/** New orders, as the application would keep taking them. */
+export function addOrders(path: string, count: number): number {
+  const db = new Database(path)
+  try {
+    const add = db.prepare('INSERT INTO orders (user_id, amount_cents, note) VALUES (?, ?, ?)')
+    db.transaction(() => {
+      for (let i = 1; i <= count; i++) add.run(1 + ((i * 7) % 1000), i * 113, `late order ${i}`)
+    })()
+    return count
+  } finally {
+    db.close()
+  }
+}

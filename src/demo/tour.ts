@@ -8,13 +8,15 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { InternalError } from '../errors.js'
-import { backup } from '../ops/backup.js'
+import { bookmark } from '../ops/bookmark.js'
 import { createRepository, type OpsContext, openContext } from '../ops/context.js'
 import { restore } from '../ops/restore.js'
+import { listSnapshots } from '../ops/snapshots.js'
 import { verify } from '../ops/verify.js'
 import { shortId } from '../repository/index.js'
+import { runAgent } from '../scheduler/agent.js'
 import type { Fingerprint } from '../sources/index.js'
-import { createSampleApp, damageSampleApp } from './sample-app.js'
+import { addOrders, createSampleApp, damageSampleApp } from './sample-app.js'
 
 export interface TourStep {
   title: string
@@ -41,6 +43,7 @@ resources:
     type: sqlite
     path: ./app.db
     objectives: { rpo: 5s, rto: 15m }
+    capture: { interval: 1s }
 `
 
 const steps: { title: string; run(s: TourState): Promise<string> }[] = [
@@ -52,26 +55,42 @@ const steps: { title: string; run(s: TourState): Promise<string> }[] = [
     },
   },
   {
-    title: 'back up app-db',
+    title: 'protect app-db: a snapshot, then continuous capture',
     async run(s) {
-      const { snapshot } = await backup(s.ctx, 'app-db')
-      s.before = await fingerprint(s.ctx, 'source')
-      const rows = snapshot.tables.map((t) => `${t.name} ${t.rows}`).join(', ')
-      return `snapshot ${shortId(snapshot.id)}: ${snapshot.stats.size} bytes, ${snapshot.stats.storedBytes} stored; ${rows}`
+      await runAgent(s.ctx, { once: true })
+      const [snapshot] = await listSnapshots(s.ctx, 'app-db')
+      const rows = snapshot!.tables.map((t) => `${t.name} ${t.rows}`).join(', ')
+      return `snapshot ${shortId(snapshot!.id)} (${rows}); capture triggers installed`
     },
   },
   {
-    title: 'disaster: drop a table and corrupt rows',
+    title: 'the application keeps writing',
+    async run(s) {
+      const added = addOrders(join(s.dir, 'app.db'), 200)
+      await runAgent(s.ctx, { once: true })
+      return `${added} new orders, captured and shipped as changes`
+    },
+  },
+  {
+    title: 'bookmark before a risky migration',
+    async run(s) {
+      const b = await bookmark(s.ctx, 'app-db', 'pre-migration')
+      s.before = await fingerprint(s.ctx, 'source')
+      return `bookmark ${b.name} at ${new Date(b.time).toISOString()} (change ${b.seq})`
+    },
+  },
+  {
+    title: 'disaster: the migration drops a table and corrupts rows',
     async run(s) {
       const damage = damageSampleApp(join(s.dir, 'app.db'))
       return `dropped table ${damage.droppedTable}, overwrote the email of ${damage.corruptedRows} users of tenant t1`
     },
   },
   {
-    title: 'restore the snapshot into a new file',
+    title: 'restore to the bookmark into a new file',
     async run(s) {
-      const result = await restore(s.ctx, { resource: 'app-db', target: 'recovered.db' })
-      return `${result.target} from snapshot ${shortId(result.snapshot.id)}`
+      const result = await restore(s.ctx, { resource: 'app-db', target: 'recovered.db', bookmark: 'pre-migration' })
+      return `${result.target}: snapshot ${shortId(result.snapshot.id)} and ${result.changes} changes replayed`
     },
   },
   {
@@ -82,7 +101,7 @@ const steps: { title: string; run(s: TourState): Promise<string> }[] = [
       const check = integrityCheck(join(s.dir, 'recovered.db'))
       if (!same || check !== 'ok') throw new InternalError(`the recovered database differs (integrity: ${check})`)
       const orders = after.tables.orders?.rows ?? 0
-      return `integrity_check ok; every table matches its state before the disaster (orders: ${orders} rows back)`
+      return `integrity_check ok; every table matches its state at the bookmark (orders: ${orders} rows back)`
     },
   },
   {
