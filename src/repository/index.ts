@@ -46,6 +46,8 @@ export class Repository {
   private index: PackIndex | undefined
   /** Index files that could not be read when the index was loaded. */
   readonly damagedIndexes: { key: string; error: string }[] = []
+  /** Snapshot manifests that could not be read when snapshots were listed. */
+  readonly damagedSnapshots: { key: string; error: string }[] = []
 
   private constructor(
     readonly backend: Backend,
@@ -115,11 +117,19 @@ export class Repository {
     }
   }
 
-  /** Snapshots, oldest first, of one resource or all. */
+  /**
+   * Snapshots, oldest first, of one resource or all. A damaged manifest is set aside in
+   * `damagedSnapshots` (verify reports it) so that it cannot block every other restore.
+   */
   async listSnapshots(resource?: string): Promise<Snapshot[]> {
     const found: Snapshot[] = []
     for await (const { key } of this.backend.list(keys.snapshotPrefix(resource))) {
-      found.push(await this.readSnapshotKey(key))
+      try {
+        found.push(await this.readSnapshotKey(key))
+      } catch (err) {
+        if (!(err instanceof IntegrityError)) throw err
+        if (!this.damagedSnapshots.some((d) => d.key === key)) this.damagedSnapshots.push({ key, error: err.message })
+      }
     }
     return found.sort((a, b) => a.time.localeCompare(b.time) || a.id.localeCompare(b.id))
   }
@@ -134,6 +144,13 @@ export class Repository {
     }
     const matches = all.filter((s) => s.id.startsWith(idOrPrefix.toLowerCase()))
     if (matches.length === 1) return matches[0]!
+    const damaged = this.damagedSnapshots.find((d) => idOfKey(d.key).startsWith(idOrPrefix.toLowerCase()))
+    if (matches.length === 0 && damaged) {
+      throw new IntegrityError(
+        damaged.error,
+        'Run `drkit verify` to see what else is affected; restore another snapshot.',
+      )
+    }
     if (matches.length === 0) {
       throw new NotFoundError(
         `${resource} has no snapshot ${idOrPrefix}`,

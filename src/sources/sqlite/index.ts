@@ -60,11 +60,12 @@ const header = Buffer.from('SQLite format 3\0')
 /** A clear error for a missing file or one that is not a SQLite database, before SQLite says less. */
 async function checkIsSqlite(path: string, what: string): Promise<void> {
   let first: Buffer
+  let bytesRead: number
   try {
     const file = await openFile(path, 'r')
     try {
       first = Buffer.alloc(header.length)
-      await file.read(first, 0, header.length, 0)
+      ;({ bytesRead } = await file.read(first, 0, header.length, 0))
     } finally {
       await file.close()
     }
@@ -74,7 +75,8 @@ async function checkIsSqlite(path: string, what: string): Promise<void> {
     }
     throw new DrkitError(`${what}: cannot read ${path}`, undefined, { cause })
   }
-  if (!first.equals(header)) {
+  // An empty file is an empty database to SQLite: what an application leaves before its first write.
+  if (bytesRead > 0 && !first.equals(header)) {
     throw new PlanError(`${what}: ${path} is not a SQLite database`, 'Check the path in drkit.yaml.')
   }
 }
