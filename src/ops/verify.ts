@@ -3,7 +3,7 @@ import { keys } from '../repository/format.js'
 import { sha256 } from '../repository/hash.js'
 import type { Repository, Snapshot } from '../repository/index.js'
 import { shortId } from '../repository/index.js'
-import { openBlob, readPackEntries } from '../repository/pack.js'
+import { openBlob, openFrame, readPackEntries } from '../repository/pack.js'
 import type { BlobLocation } from '../repository/pack-index.js'
 import type { OpsContext } from './context.js'
 
@@ -136,13 +136,25 @@ function checkPack(
 ): { problem?: string; badBlobs: string[] } {
   const where = `pack ${packId.slice(0, 12)}`
   const badBlobs: string[] = []
-  for (const { id, at } of blobs) {
+  const frames = new Map<number, { id: string; at: BlobLocation }[]>()
+  for (const blob of blobs) frames.set(blob.at.offset, [...(frames.get(blob.at.offset) ?? []), blob])
+  for (const [offset, inFrame] of frames) {
+    const length = inFrame[0]!.at.length
+    let plain: Uint8Array | undefined
     try {
-      if (at.offset + at.length > bytes.length) throw new IntegrityError(`${where} is truncated`)
-      openBlob(bytes.subarray(at.offset, at.offset + at.length), id, where)
+      if (offset + length > bytes.length) throw new IntegrityError(`${where} is truncated`)
+      plain = openFrame(bytes.subarray(offset, offset + length), where)
     } catch (err) {
       if (!(err instanceof IntegrityError)) throw err
-      badBlobs.push(id)
+    }
+    for (const { id, at } of inFrame) {
+      try {
+        if (!plain) throw new IntegrityError(`${where}: frame at ${offset} is damaged`)
+        openBlob(plain, at, id, where)
+      } catch (err) {
+        if (!(err instanceof IntegrityError)) throw err
+        badBlobs.push(id)
+      }
     }
   }
   const problems: string[] = []

@@ -5,8 +5,11 @@ import { entrySize, type PackEntry, readEntry, writeEntries } from './pack.js'
 /** Where a blob lives: its pack and its place in it. */
 export interface BlobLocation {
   pack: string
+  /** The blob's frame in the pack. */
   offset: number
   length: number
+  /** The blob in the frame's plaintext. */
+  inner: number
   rawLength: number
 }
 
@@ -18,7 +21,7 @@ export interface IndexedPack {
 /**
  * Which pack holds each blob, loaded from the index files at open and extended as packs
  * are written. An index file is encoded binary:
- *   repeated: pack id (32 bytes) | u32 entry count | entries (44 bytes each, as in a pack trailer)
+ *   repeated: pack id (32 bytes) | u32 entry count | entries (48 bytes each, as in a pack trailer)
  */
 export class PackIndex {
   private readonly blobs = new Map<string, BlobLocation>()
@@ -59,7 +62,13 @@ export class PackIndex {
     this.packs.set(pack.id, pack.entries.length)
     for (const e of pack.entries) {
       if (!this.blobs.has(e.id)) {
-        this.blobs.set(e.id, { pack: pack.id, offset: e.offset, length: e.length, rawLength: e.rawLength })
+        this.blobs.set(e.id, {
+          pack: pack.id,
+          offset: e.offset,
+          length: e.length,
+          inner: e.inner,
+          rawLength: e.rawLength,
+        })
       }
     }
   }

@@ -3,25 +3,30 @@ import { decode, encode } from './compress.js'
 import { sha256 } from './hash.js'
 
 /**
- * A pack is many encoded blobs in one object, followed by a trailer that lists them, so
- * that a lost index can be rebuilt from the packs alone:
+ * A pack is many blobs in one object. Blobs are grouped into frames of about 64 KiB that
+ * are compressed as one (small pages compress poorly, and slowly, one by one), followed
+ * by a trailer that lists every blob, so that a lost index can be rebuilt from the packs:
  *
- *   blob 0 | blob 1 | … | entries (44 bytes each) | u32 entry count | "DRKPACK1"
- *
- * An entry is: blob id (32 bytes, SHA-256 of the plaintext) | u32 offset | u32 length | u32 raw length.
+ *   frame 0 | frame 1 | … | entries (48 bytes each) | u32 entry count | "DRKPACK1"
+ *   frame = encoded (flag byte + payload) concatenation of its blobs' plaintexts
+ *   entry = blob id (32 bytes, SHA-256 of the plaintext) | u32 frame offset | u32 frame length
+ *           | u32 offset of the blob in the frame's plaintext | u32 blob length
  */
 export interface PackEntry {
   /** Hex SHA-256 of the blob's plaintext. */
   id: string
+  /** Where the blob's frame is in the pack, and its stored length. */
   offset: number
-  /** Encoded (stored) length. */
   length: number
-  /** Plaintext length. */
+  /** Where the blob is in the frame's plaintext, and its plaintext length. */
+  inner: number
   rawLength: number
 }
 
-export const entrySize = 44
+export const entrySize = 48
 const magic = Buffer.from('DRKPACK1')
+/** A frame is sealed once it holds this much plaintext. */
+export const frameSize = 64 * 1024
 
 export function writeEntries(entries: PackEntry[], out: Buffer, at: number): number {
   let pos = at
@@ -29,7 +34,8 @@ export function writeEntries(entries: PackEntry[], out: Buffer, at: number): num
     out.write(e.id, pos, 32, 'hex')
     out.writeUInt32BE(e.offset, pos + 32)
     out.writeUInt32BE(e.length, pos + 36)
-    out.writeUInt32BE(e.rawLength, pos + 40)
+    out.writeUInt32BE(e.inner, pos + 40)
+    out.writeUInt32BE(e.rawLength, pos + 44)
     pos += entrySize
   }
   return pos
@@ -40,42 +46,61 @@ export function readEntry(buf: Buffer, at: number): PackEntry {
     id: buf.toString('hex', at, at + 32),
     offset: buf.readUInt32BE(at + 32),
     length: buf.readUInt32BE(at + 36),
-    rawLength: buf.readUInt32BE(at + 40),
+    inner: buf.readUInt32BE(at + 40),
+    rawLength: buf.readUInt32BE(at + 44),
   }
 }
 
-/** Collects encoded blobs until the pack is big enough, then hands out the finished bytes. */
+/** Collects blobs into frames and frames into a pack, until the pack is big enough. */
 export class PackBuilder {
-  private parts: Uint8Array[] = []
+  private frames: Uint8Array[] = []
   private entries: PackEntry[] = []
   private bytes = 0
+  private open: { id: string; plain: Uint8Array }[] = []
+  private openBytes = 0
 
+  /** Stored bytes so far, counting the open frame as if stored raw. */
   get size(): number {
-    return this.bytes
+    return this.bytes + this.openBytes
   }
 
   get count(): number {
-    return this.entries.length
+    return this.entries.length + this.open.length
   }
 
-  /** Adds one blob; returns its encoded length. */
-  add(id: string, plain: Uint8Array): number {
+  /** Adds one blob. `alone` gives it a frame of its own (metadata, so that damage to data spares it). */
+  add(id: string, plain: Uint8Array, opts: { alone?: boolean } = {}): void {
+    if (opts.alone) this.sealFrame()
+    this.open.push({ id, plain })
+    this.openBytes += plain.length
+    if (opts.alone || this.openBytes >= frameSize) this.sealFrame()
+  }
+
+  private sealFrame(): void {
+    if (this.open.length === 0) return
+    const plain = this.open.length === 1 ? this.open[0]!.plain : Buffer.concat(this.open.map((b) => b.plain))
     const stored = encode(plain)
-    this.entries.push({ id, offset: this.bytes, length: stored.length, rawLength: plain.length })
-    this.parts.push(stored)
+    let inner = 0
+    for (const { id, plain: blob } of this.open) {
+      this.entries.push({ id, offset: this.bytes, length: stored.length, inner, rawLength: blob.length })
+      inner += blob.length
+    }
+    this.frames.push(stored)
     this.bytes += stored.length
-    return stored.length
+    this.open = []
+    this.openBytes = 0
   }
 
   /** The pack's bytes, its id (SHA-256 of the bytes) and entries; the builder is empty afterwards. */
   finish(): { id: string; bytes: Uint8Array; entries: PackEntry[] } {
+    this.sealFrame()
     const trailer = Buffer.alloc(this.entries.length * entrySize + 4 + magic.length)
     const end = writeEntries(this.entries, trailer, 0)
     trailer.writeUInt32BE(this.entries.length, end)
     magic.copy(trailer, end + 4)
-    const bytes = Buffer.concat([...this.parts, trailer])
+    const bytes = Buffer.concat([...this.frames, trailer])
     const entries = this.entries
-    this.parts = []
+    this.frames = []
     this.entries = []
     this.bytes = 0
     return { id: sha256(bytes), bytes, entries }
@@ -95,9 +120,17 @@ export function readPackEntries(pack: Uint8Array, packId: string): PackEntry[] {
   return entries
 }
 
-/** Decodes one blob read from a pack and checks that its plaintext hashes to its id. */
-export function openBlob(stored: Uint8Array, id: string, where: string): Uint8Array {
-  const plain = decode(stored, `chunk ${id.slice(0, 12)} in ${where}`)
+/** Decodes a frame read from a pack. */
+export function openFrame(stored: Uint8Array, where: string): Uint8Array {
+  return decode(stored, `a frame of ${where}`)
+}
+
+/** Takes one blob out of its decoded frame and checks that its plaintext hashes to its id. */
+export function openBlob(frame: Uint8Array, at: { inner: number; rawLength: number }, id: string, where: string) {
+  if (at.inner + at.rawLength > frame.length) {
+    throw new IntegrityError(`chunk ${id.slice(0, 12)} in ${where} lies outside its frame: the stored data is damaged`)
+  }
+  const plain = frame.subarray(at.inner, at.inner + at.rawLength)
   if (sha256(plain) !== id) {
     throw new IntegrityError(`chunk ${id.slice(0, 12)} in ${where} does not match its hash: the stored data is damaged`)
   }

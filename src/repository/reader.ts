@@ -3,7 +3,7 @@ import type { Backend } from './backends/backend.js'
 import { BackendError } from './backends/backend.js'
 import { keys } from './format.js'
 import type { StreamRef } from './manifest.js'
-import { openBlob } from './pack.js'
+import { openBlob, openFrame } from './pack.js'
 import type { BlobLocation, PackIndex } from './pack-index.js'
 
 /** Read-ahead of a stream, in plaintext bytes: large enough for few big reads, small enough for flat memory. */
@@ -34,36 +34,27 @@ export class BlobReader {
     return (await this.loadMany([id], context)).get(id)!
   }
 
-  /** Loads distinct blobs; the map holds each id once. */
+  /** Loads distinct blobs; the map holds each id once. Each frame is read and decoded once. */
   async loadMany(ids: Iterable<string>, context: string): Promise<Map<string, Uint8Array>> {
-    const byPack = new Map<string, { id: string; at: BlobLocation }[]>()
+    const frames = new Map<string, Frame>()
     for (const id of new Set(ids)) {
       const at = this.locate(id, context)
-      const list = byPack.get(at.pack) ?? []
-      if (list.length === 0) byPack.set(at.pack, list)
-      list.push({ id, at })
-    }
-    const ranges: { pack: string; offset: number; end: number; blobs: { id: string; at: BlobLocation }[] }[] = []
-    for (const [pack, blobs] of byPack) {
-      blobs.sort((a, b) => a.at.offset - b.at.offset)
-      let current: (typeof ranges)[number] | undefined
-      for (const blob of blobs) {
-        const end = blob.at.offset + blob.at.length
-        if (current && blob.at.offset - current.end <= coalesceGap && end - current.offset <= maxRangeBytes) {
-          current.end = Math.max(current.end, end)
-          current.blobs.push(blob)
-        } else {
-          current = { pack, offset: blob.at.offset, end, blobs: [blob] }
-          ranges.push(current)
-        }
+      const key = `${at.pack}/${at.offset}`
+      let frame = frames.get(key)
+      if (!frame) {
+        frame = { pack: at.pack, offset: at.offset, length: at.length, blobs: [] }
+        frames.set(key, frame)
       }
+      frame.blobs.push({ id, at })
     }
     const out = new Map<string, Uint8Array>()
-    await forEachLimited(ranges, readsInFlight, async (range) => {
+    await forEachLimited(coalesce([...frames.values()]), readsInFlight, async (range) => {
       const bytes = await this.getRange(range.pack, range.offset, range.end - range.offset, context)
-      for (const { id, at } of range.blobs) {
-        const start = at.offset - range.offset
-        out.set(id, openBlob(bytes.subarray(start, start + at.length), id, `pack ${range.pack.slice(0, 12)}`))
+      const where = `pack ${range.pack.slice(0, 12)}`
+      for (const frame of range.frames) {
+        const start = frame.offset - range.offset
+        const plain = openFrame(bytes.subarray(start, start + frame.length), where)
+        for (const { id, at } of frame.blobs) out.set(id, openBlob(plain, at, id, where))
       }
     })
     return out
@@ -124,6 +115,35 @@ export class BlobReader {
     }
     if (ids.length > 0) yield ids
   }
+}
+
+interface Frame {
+  pack: string
+  offset: number
+  length: number
+  blobs: { id: string; at: BlobLocation }[]
+}
+
+/** Frames close together in one pack are fetched with one ranged read. */
+function coalesce(frames: Frame[]): { pack: string; offset: number; end: number; frames: Frame[] }[] {
+  frames.sort((a, b) => a.pack.localeCompare(b.pack) || a.offset - b.offset)
+  const ranges: { pack: string; offset: number; end: number; frames: Frame[] }[] = []
+  for (const frame of frames) {
+    const end = frame.offset + frame.length
+    const last = ranges.at(-1)
+    if (
+      last &&
+      last.pack === frame.pack &&
+      frame.offset - last.end <= coalesceGap &&
+      end - last.offset <= maxRangeBytes
+    ) {
+      last.end = Math.max(last.end, end)
+      last.frames.push(frame)
+    } else {
+      ranges.push({ pack: frame.pack, offset: frame.offset, end, frames: [frame] })
+    }
+  }
+  return ranges
 }
 
 async function forEachLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {

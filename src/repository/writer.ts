@@ -44,12 +44,12 @@ export class RepositoryWriter {
       ref.size += chunk.length
       ref.chunks++
       if (inList === idsPerListBlob) {
-        ref.lists.push(await this.storeBlob(list))
+        ref.lists.push(await this.storeBlob(list, true))
         list = Buffer.alloc(idsPerListBlob * 32)
         inList = 0
       }
     }
-    if (inList > 0 || ref.lists.length === 0) ref.lists.push(await this.storeBlob(list.subarray(0, inList * 32)))
+    if (inList > 0 || ref.lists.length === 0) ref.lists.push(await this.storeBlob(list.subarray(0, inList * 32), true))
     this.stats.size += ref.size
     this.stats.chunks += ref.chunks
     return ref
@@ -74,13 +74,14 @@ export class RepositoryWriter {
     return { id, ...manifest }
   }
 
-  private async storeBlob(plain: Uint8Array): Promise<string> {
+  /** Stores a blob unless the repository has it; `isList` keeps chunk lists in frames of their own. */
+  private async storeBlob(plain: Uint8Array, isList = false): Promise<string> {
     const id = sha256(plain)
     if (this.index.has(id) || this.sessionBlobs.has(id)) return id
     this.sessionBlobs.add(id)
     this.stats.newChunks++
     this.stats.newBytes += plain.length
-    this.pack.add(id, plain)
+    this.pack.add(id, plain, { alone: isList })
     if (this.pack.size >= this.packSize) await this.uploadPack()
     return id
   }

@@ -1,0 +1,114 @@
+/**
+ * Running one measured command: wall time from the harness, peak RSS from GNU time, and the
+ * small helpers the benchmark needs around it (directory sizes, file hashes, medians).
+ */
+import { spawn } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { createReadStream } from 'node:fs'
+import { lstat, readdir, readFile, rm } from 'node:fs/promises'
+import { join } from 'node:path'
+
+export const gnuTime = '/usr/bin/time'
+
+export interface Measured {
+  /** Wall-clock milliseconds from spawn to exit (process start-up included, as a user sees it). */
+  ms: number
+  /** Peak resident set size of the command, in bytes (GNU time's %M). */
+  rssBytes: number
+  stdout: string
+  stderr: string
+}
+
+export interface CommandOptions {
+  cwd: string
+  env?: Record<string, string>
+  /** Where GNU time writes its report; removed afterwards. */
+  timeFile: string
+}
+
+/** Runs argv under `/usr/bin/time -f %M`; throws, with the command's stderr, when it fails. */
+export async function measure(argv: string[], opts: CommandOptions): Promise<Measured> {
+  const started = performance.now()
+  const { code, stdout, stderr } = await run([gnuTime, '-f', '%M', '-o', opts.timeFile, ...argv], opts)
+  const ms = performance.now() - started
+  const report = (await readFile(opts.timeFile, 'utf8')).trim().split('\n')
+  await rm(opts.timeFile, { force: true })
+  if (code !== 0) {
+    throw new Error(`${argv.join(' ')} exited with ${code}:\n${stderr.trim().split('\n').slice(-15).join('\n')}`)
+  }
+  const kib = Number(report.at(-1))
+  if (!Number.isFinite(kib)) throw new Error(`cannot read the peak RSS of ${argv[0]} from GNU time: ${report}`)
+  return { ms, rssBytes: kib * 1024, stdout, stderr }
+}
+
+/** Runs a command to its end and collects its output; never throws for a non-zero exit. */
+export function run(
+  argv: string[],
+  opts: { cwd?: string; env?: Record<string, string> } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const [command, ...args] = argv
+    const child = spawn(command!, args, {
+      cwd: opts.cwd,
+      env: { ...process.env, ...opts.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    const out: Buffer[] = []
+    const err: Buffer[] = []
+    child.stdout.on('data', (b: Buffer) => out.push(b))
+    child.stderr.on('data', (b: Buffer) => err.push(b))
+    child.on('error', reject)
+    child.on('close', (code, signal) =>
+      resolve({
+        code: code ?? (signal ? 128 : 1),
+        stdout: Buffer.concat(out).toString('utf8'),
+        stderr: Buffer.concat(err).toString('utf8'),
+      }),
+    )
+  })
+}
+
+/** Runs a command that must succeed and returns its stdout. */
+export async function check(argv: string[], opts: { cwd?: string; env?: Record<string, string> } = {}) {
+  const result = await run(argv, opts)
+  if (result.code !== 0) throw new Error(`${argv.join(' ')} exited with ${result.code}:\n${result.stderr.trim()}`)
+  return result.stdout
+}
+
+/**
+ * Flushes dirty pages to disk (it drops nothing from the page cache), so one tool's
+ * pending write-back is not billed to the next tool measured.
+ */
+export async function syncDisks(): Promise<void> {
+  await check(['sync'])
+}
+
+/** The sum of the sizes of every file under dir (apparent sizes, as `du -sb` counts them). */
+export async function dirBytes(dir: string): Promise<number> {
+  let total = 0
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name)
+    if (entry.isDirectory()) total += await dirBytes(path)
+    else total += (await lstat(path)).size
+  }
+  return total
+}
+
+export async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256')
+  for await (const chunk of createReadStream(path, { highWaterMark: 4 * 1024 * 1024 })) hash.update(chunk as Buffer)
+  return hash.digest('hex')
+}
+
+export function median(values: number[]): number {
+  if (values.length === 0) return Number.NaN
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = sorted.length >> 1
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+}
+
+/** The items rotated left by n: rep n measures the tools in a different order. */
+export function rotate<T>(items: readonly T[], n: number): T[] {
+  const k = n % items.length
+  return [...items.slice(k), ...items.slice(0, k)]
+}
