@@ -16,6 +16,9 @@ export interface RestoreRequest {
   at?: number
   bookmark?: string
   force?: boolean
+  /** Restore only these tables; and, in the restored tables that have the columns it names, only matching rows. */
+  tables?: string[]
+  where?: string
   signal?: AbortSignal
 }
 
@@ -41,6 +44,7 @@ export async function restore(ctx: OpsContext, req: RestoreRequest): Promise<Res
   if ([req.snapshot, req.at, req.bookmark].filter((x) => x !== undefined).length > 1) {
     throw new PlanError('give at most one of --snapshot, --at and --bookmark')
   }
+  checkPart(req)
   const repository = await ctx.repository()
   const started = performance.now()
   const point = await resolve(repository, req)
@@ -60,7 +64,8 @@ export async function restore(ctx: OpsContext, req: RestoreRequest): Promise<Res
     const counter = { changes: 0 }
     const replay = point.untilSeq !== undefined && point.untilSeq > from
     const changes = replay ? readChanges(repository, point, from, counter) : undefined
-    const result = await source.restore(image, req.target, { force: req.force, signal: req.signal, changes })
+    const { force, tables, where, signal } = req
+    const result = await source.restore(image, req.target, { force, tables, where, signal, changes })
     return {
       resource: req.resource,
       snapshot,
@@ -74,6 +79,19 @@ export async function restore(ctx: OpsContext, req: RestoreRequest): Promise<Res
   } finally {
     await lock.release()
     await source.close()
+  }
+}
+
+/** What can be told wrong about --tables and --where before anything is read; the source checks the rest. */
+function checkPart(req: RestoreRequest): void {
+  if (req.tables !== undefined && (req.tables.length === 0 || req.tables.some((t) => t.trim() === ''))) {
+    throw new PlanError('--tables: a table name is empty', 'Name tables separated by commas: --tables users,orders.')
+  }
+  if (req.where !== undefined && req.where.trim() === '') {
+    throw new PlanError(
+      '--where: the condition is empty',
+      'Give an SQL condition such as --where "tenant_id = \'acme\'".',
+    )
   }
 }
 

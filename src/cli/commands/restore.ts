@@ -8,25 +8,34 @@ import type { Command } from '../command.js'
 import { requiredPositional, stringFlag } from '../flags.js'
 import { formatBytes, formatMs } from '../output.js'
 
-const usage = 'drkit restore RESOURCE --to TARGET [--snapshot ID | --at TIME | --bookmark NAME] [--force] [--json]'
+const usage =
+  'drkit restore RESOURCE --to TARGET [--snapshot ID | --at TIME | --bookmark NAME] [--tables T1,T2] [--where SQL] ' +
+  '[--force] [--json]'
 
 const command: Command = {
   summary: 'restore a resource into a new target',
   usage,
   help:
     'TARGET is a new file for SQLite. An existing target is refused unless --force; it is then replaced atomically.\n' +
-    'TIME is ISO 8601 (2026-02-27T10:00:00Z) or relative (-15m): the state of the last transaction committed by then.',
+    'TIME is ISO 8601 (2026-02-27T10:00:00Z) or relative (-15m): the state of the last transaction committed by then.\n' +
+    '--tables restores only those tables (with their indexes and triggers, and the views that read only them).\n' +
+    '--where "tenant_id = \'acme\'" keeps only matching rows in every restored table that has the columns it names;\n' +
+    'the other restored tables are restored whole.',
   options: {
     to: { type: 'string' },
     snapshot: { type: 'string' },
     at: { type: 'string' },
     bookmark: { type: 'string' },
     force: { type: 'boolean' },
+    tables: { type: 'string' },
+    where: { type: 'string' },
   },
   async run({ values, positionals }, { out, config }) {
     const resource = requiredPositional(positionals, 'RESOURCE', usage)
     const target = stringFlag(values.to)
     if (!target) throw new PlanError('missing --to TARGET: where to restore', `Usage: ${usage}`)
+    const tables = typeof values.tables === 'string' ? values.tables.split(',').map((t) => t.trim()) : undefined
+    const where = stringFlag(values.where)
     const ctx = await openContext({ config })
     try {
       out.info(`restoring ${resource} into ${target}…`)
@@ -37,6 +46,8 @@ const command: Command = {
         at: typeof values.at === 'string' ? parseMoment(values.at) : undefined,
         bookmark: stringFlag(values.bookmark),
         force: values.force === true,
+        tables,
+        where,
       })
       const doc = {
         resource,
@@ -47,12 +58,16 @@ const command: Command = {
         changes: result.changes,
         exact: result.exact,
         durationMs: result.durationMs,
+        ...(tables ? { tables } : {}),
+        ...(where !== undefined ? { where } : {}),
       }
       out.result(
         doc,
         (d) =>
           `restored ${d.resource} as of ${d.time} into ${d.target}: snapshot ${shortId(d.snapshot)}` +
           `${d.changes > 0 ? ` and ${d.changes} changes` : ''} (${formatBytes(d.bytes)} in ${formatMs(d.durationMs)})` +
+          (d.tables ? `\ntables: ${d.tables.join(', ')}` : '') +
+          (d.where !== undefined ? `\nrows where ${d.where}, in the tables that have its columns` : '') +
           (d.exact
             ? ''
             : '\nno changes are captured for this resource: this is its newest snapshot before that moment'),
