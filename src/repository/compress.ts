@@ -1,40 +1,15 @@
-import { Compressor, Decompressor } from 'zstd-napi'
 import { IntegrityError } from '../errors.js'
+import { DamageError, decode as decodeEnvelope, encode } from './frames.js'
 
-/**
- * The envelope of every stored blob and repository file: one flag byte, then the payload.
- * Payloads that zstd does not shrink are stored raw, so incompressible data costs one byte.
- */
-const raw = 0
-const zstd = 1
-
-const compressor = new Compressor()
-compressor.setParameters({ compressionLevel: 3 })
-const decompressor = new Decompressor()
-
-export function encode(plain: Uint8Array): Uint8Array {
-  const packed = compressor.compress(plain)
-  const useZstd = packed.length + 1 < plain.length
-  const body = useZstd ? packed : plain
-  const out = new Uint8Array(body.length + 1)
-  out[0] = useZstd ? zstd : raw
-  out.set(body, 1)
-  return out
-}
+/** Repository files (index files, manifests, segments) use the same envelope as frames. */
+export { encode }
 
 export function decode(stored: Uint8Array, what: string): Uint8Array {
-  const body = stored.subarray(1)
-  switch (stored[0]) {
-    case raw:
-      return body
-    case zstd:
-      try {
-        return decompressor.decompress(body)
-      } catch (cause) {
-        throw new IntegrityError(`${what} cannot be decompressed: it is damaged`, undefined, { cause })
-      }
-    default:
-      throw new IntegrityError(`${what} has an unknown encoding (${stored[0]}): it is damaged or from a newer drkit`)
+  try {
+    return decodeEnvelope(stored, what)
+  } catch (err) {
+    if (err instanceof DamageError) throw new IntegrityError(err.message)
+    throw err
   }
 }
 

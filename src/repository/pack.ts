@@ -1,5 +1,5 @@
 import { IntegrityError } from '../errors.js'
-import { decode, encode } from './compress.js'
+import { decode } from './compress.js'
 import { sha256 } from './hash.js'
 
 /**
@@ -51,49 +51,80 @@ export function readEntry(buf: Buffer, at: number): PackEntry {
   }
 }
 
-/** Collects blobs into frames and frames into a pack, until the pack is big enough. */
+/** Compresses a frame's plaintext into its stored form; the frame pool does it off the main thread. */
+export type SealFrame = (plain: Uint8Array) => Promise<Uint8Array>
+
+/**
+ * Collects blobs into frames and frames into a pack, until the pack is big enough.
+ * Frames are sealed asynchronously and laid out in the order they were cut.
+ */
 export class PackBuilder {
   private frames: Uint8Array[] = []
   private entries: PackEntry[] = []
   private bytes = 0
+  private raw = 0
+  private sealing: { stored: Promise<Uint8Array>; blobs: { id: string; rawLength: number }[]; raw: number }[] = []
+  private sealingRaw = 0
   private open: { id: string; plain: Uint8Array }[] = []
   private openBytes = 0
 
-  /** Stored bytes so far, counting the open frame as if stored raw. */
+  constructor(private readonly seal: SealFrame) {}
+
+  /** Stored bytes so far; frames still being sealed count at the compression ratio seen so far. */
   get size(): number {
-    return this.bytes + this.openBytes
+    const ratio = this.raw > 0 ? this.bytes / this.raw : 0.5
+    return this.bytes + (this.sealingRaw + this.openBytes) * ratio
   }
 
   get count(): number {
-    return this.entries.length + this.open.length
+    return this.entries.length + this.sealing.reduce((n, f) => n + f.blobs.length, 0) + this.open.length
   }
 
   /** Adds one blob. `alone` gives it a frame of its own (metadata, so that damage to data spares it). */
   add(id: string, plain: Uint8Array, opts: { alone?: boolean } = {}): void {
-    if (opts.alone) this.sealFrame()
+    if (opts.alone) this.cutFrame()
     this.open.push({ id, plain })
     this.openBytes += plain.length
-    if (opts.alone || this.openBytes >= frameSize) this.sealFrame()
+    if (opts.alone || this.openBytes >= frameSize) this.cutFrame()
   }
 
-  private sealFrame(): void {
+  /** Waits until at most `limit` frames are being sealed. */
+  async settle(limit: number): Promise<void> {
+    while (this.sealing.length > limit) {
+      const frame = this.sealing.shift()!
+      const stored = await frame.stored
+      let inner = 0
+      for (const { id, rawLength } of frame.blobs) {
+        this.entries.push({ id, offset: this.bytes, length: stored.length, inner, rawLength })
+        inner += rawLength
+      }
+      this.frames.push(stored)
+      this.bytes += stored.length
+      this.raw += frame.raw
+      this.sealingRaw -= frame.raw
+    }
+  }
+
+  private cutFrame(): void {
     if (this.open.length === 0) return
     const plain = this.open.length === 1 ? this.open[0]!.plain : Buffer.concat(this.open.map((b) => b.plain))
-    const stored = encode(plain)
-    let inner = 0
-    for (const { id, plain: blob } of this.open) {
-      this.entries.push({ id, offset: this.bytes, length: stored.length, inner, rawLength: blob.length })
-      inner += blob.length
-    }
-    this.frames.push(stored)
-    this.bytes += stored.length
+    const stored = this.seal(plain)
+    // A failure is reported by settle(); until then it must not count as unhandled.
+    stored.catch(() => undefined)
+    this.sealing.push({
+      stored,
+      blobs: this.open.map((b) => ({ id: b.id, rawLength: b.plain.length })),
+      raw: plain.length,
+    })
+    this.sealingRaw += plain.length
     this.open = []
     this.openBytes = 0
   }
 
   /** The pack's bytes, its id (SHA-256 of the bytes) and entries; the builder is empty afterwards. */
-  finish(): { id: string; bytes: Uint8Array; entries: PackEntry[] } {
-    this.sealFrame()
+  async finish(): Promise<{ id: string; bytes: Uint8Array; entries: PackEntry[] }> {
+    this.cutFrame()
+    await this.settle(0)
     const trailer = Buffer.alloc(this.entries.length * entrySize + 4 + magic.length)
     const end = writeEntries(this.entries, trailer, 0)
     trailer.writeUInt32BE(this.entries.length, end)

@@ -2,15 +2,17 @@ import { IntegrityError } from '../errors.js'
 import type { Backend } from './backends/backend.js'
 import { BackendError } from './backends/backend.js'
 import { keys } from './format.js'
+import { FramePool } from './frame-pool.js'
 import type { StreamRef } from './manifest.js'
-import { openBlob, openFrame } from './pack.js'
 import type { BlobLocation, PackIndex } from './pack-index.js'
 
 /** Read-ahead of a stream, in plaintext bytes: large enough for few big reads, small enough for flat memory. */
-const windowBytes = 32 * 1024 * 1024
+const windowBytes = 8 * 1024 * 1024
+/** Windows loaded ahead of the one being consumed. */
+const windowsAhead = 3
 /** Blobs closer than this in a pack are fetched with one ranged read. */
 const coalesceGap = 256 * 1024
-const maxRangeBytes = 16 * 1024 * 1024
+const maxRangeBytes = 4 * 1024 * 1024
 const readsInFlight = 4
 
 /**
@@ -50,12 +52,14 @@ export class BlobReader {
     const out = new Map<string, Uint8Array>()
     await forEachLimited(coalesce([...frames.values()]), readsInFlight, async (range) => {
       const bytes = await this.getRange(range.pack, range.offset, range.end - range.offset, context)
-      const where = `pack ${range.pack.slice(0, 12)}`
-      for (const frame of range.frames) {
-        const start = frame.offset - range.offset
-        const plain = openFrame(bytes.subarray(start, start + frame.length), where)
-        for (const { id, at } of frame.blobs) out.set(id, openBlob(plain, at, id, where))
-      }
+      const specs = range.frames.map((f) => ({
+        start: f.offset - range.offset,
+        length: f.length,
+        blobs: f.blobs.map(({ id, at }) => ({ id, inner: at.inner, rawLength: at.rawLength })),
+      }))
+      const blobs = await FramePool.shared().open(bytes, specs, `pack ${range.pack.slice(0, 12)}`)
+      let i = 0
+      for (const frame of range.frames) for (const { id } of frame.blobs) out.set(id, blobs[i++]!)
     })
     return out
   }
@@ -83,20 +87,29 @@ export class BlobReader {
     }
   }
 
-  /** A stream's plaintext chunks in order, with one window read ahead. */
+  /** A stream's plaintext chunks in order, with windows read ahead while earlier ones are consumed. */
   async *readStream(ref: StreamRef, context: string): AsyncIterable<Uint8Array> {
     const windows = this.windows(ref, context)[Symbol.asyncIterator]()
     const next = async (): Promise<{ ids: string[]; blobs: Map<string, Uint8Array> } | undefined> => {
       const w = await windows.next()
       return w.done ? undefined : { ids: w.value, blobs: await this.loadMany(w.value, context) }
     }
-    let pending = next()
+    const ahead: Promise<{ ids: string[]; blobs: Map<string, Uint8Array> } | undefined>[] = []
+    const fill = () => {
+      while (ahead.length < windowsAhead) {
+        // Windows are requested in order, each after the previous one's ids are known.
+        const previous = ahead.at(-1)
+        const loaded = previous ? previous.then((p) => (p ? next() : undefined)) : next()
+        // A failed read-ahead is reported when it is awaited, not as an unhandled rejection.
+        loaded.catch(() => undefined)
+        ahead.push(loaded)
+      }
+    }
     for (;;) {
-      const current = await pending
+      fill()
+      const current = await ahead.shift()!
       if (!current) return
-      pending = next()
-      // A failed read-ahead is reported when it is awaited, not as an unhandled rejection.
-      pending.catch(() => undefined)
+      fill()
       for (const id of current.ids) yield current.blobs.get(id)!
     }
   }

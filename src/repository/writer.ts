@@ -2,6 +2,7 @@ import { hostname } from 'node:os'
 import type { Backend } from './backends/backend.js'
 import { encodeJson } from './compress.js'
 import { formatVersion, idsPerListBlob, keys } from './format.js'
+import { FramePool } from './frame-pool.js'
 import { sha256 } from './hash.js'
 import type { ChunkingSpec, Snapshot, SnapshotDraft, SnapshotStats, StreamRef } from './manifest.js'
 import { PackBuilder } from './pack.js'
@@ -9,6 +10,8 @@ import { encodeIndexFile, type IndexedPack, type PackIndex } from './pack-index.
 
 /** How many finished packs may be uploading while chunking goes on. */
 const uploadsInFlight = 2
+/** How many frames may be compressing in workers while hashing goes on: enough to keep every worker busy. */
+const framesInFlight = 16
 
 /**
  * The write half of a session: chunks go into packs, packs are uploaded as they fill,
@@ -17,7 +20,7 @@ const uploadsInFlight = 2
  * a session that fails leaves only unreferenced packs, which pruning removes.
  */
 export class RepositoryWriter {
-  private readonly pack = new PackBuilder()
+  private readonly pack = new PackBuilder((plain) => FramePool.shared().seal(plain))
   private readonly written: IndexedPack[] = []
   private readonly sessionBlobs = new Set<string>()
   private readonly uploads = new Set<Promise<void>>()
@@ -82,13 +85,14 @@ export class RepositoryWriter {
     this.stats.newChunks++
     this.stats.newBytes += plain.length
     this.pack.add(id, plain, { alone: isList })
+    await this.pack.settle(framesInFlight)
     if (this.pack.size >= this.packSize) await this.uploadPack()
     return id
   }
 
   private async uploadPack(): Promise<void> {
     if (this.pack.count === 0) return
-    const { id, bytes, entries } = this.pack.finish()
+    const { id, bytes, entries } = await this.pack.finish()
     this.stats.storedBytes += bytes.length
     while (this.uploads.size >= uploadsInFlight) await Promise.race(this.uploads)
     this.throwIfUploadFailed()

@@ -19,9 +19,10 @@ type SchemaObject = { type: string; name: string; tbl: string; sql: string }
 
 /**
  * Replaces the restored database at path by a new one, with the same page size, encoding
- * and journal mode, that holds only the selected part. The rows are copied from the whole
- * restored state, so a --where with a subquery sees every row. Views are kept when every
- * table they read is kept; triggers when their table or view is. Returns the new size.
+ * and journal mode, that holds only the selected part. The rows (and rowids) are copied from
+ * the whole restored state, so a --where with a subquery sees every row. Views are kept when
+ * every table they read is kept; triggers when their table or view is, even if their body
+ * names a table left out. Virtual tables are refilled through their module. Returns the new size.
  */
 export async function keepPart(path: string, selection: Selection): Promise<number> {
   const part = `${path}-part`

@@ -7,8 +7,7 @@ import type { RestoreOptions, RestoreResult, StoredImage } from '../source.js'
 import { keepPart } from './partial.js'
 import { replayChanges } from './replay.js'
 import { dropCaptureObjects } from './triggers.js'
-
-const writeBatch = 4 * 1024 * 1024
+import { writeImage } from './write-image.js'
 
 /**
  * Writes a page image to a temporary file beside the target, checks that SQLite opens
@@ -39,24 +38,7 @@ export async function restoreSqlite(
   try {
     const file = await open(temp, 'wx')
     try {
-      // Pages are gathered into large writes: one system call per page is most of a restore's time.
-      const batch = Buffer.allocUnsafe(writeBatch)
-      let filled = 0
-      for await (const stream of image.streams) {
-        for await (const chunk of stream.data) {
-          if (filled + chunk.length > batch.length && filled > 0) {
-            await file.write(batch, 0, filled, bytes - filled)
-            filled = 0
-          }
-          if (chunk.length >= batch.length) await file.write(chunk, 0, chunk.length, bytes)
-          else {
-            batch.set(chunk, filled)
-            filled += chunk.length
-          }
-          bytes += chunk.length
-        }
-      }
-      if (filled > 0) await file.write(batch, 0, filled, bytes - filled)
+      bytes = await writeImage(image, file)
       await file.sync()
     } finally {
       await file.close()

@@ -1,0 +1,80 @@
+import { availableParallelism } from 'node:os'
+import { Worker } from 'node:worker_threads'
+import { IntegrityError, InternalError } from '../errors.js'
+import type { FrameSpec } from './frames.js'
+
+type Task = { op: 'seal'; plain: Uint8Array } | { op: 'open'; bytes: Uint8Array; frames: FrameSpec[]; where: string }
+
+/**
+ * Worker threads that compress and open frames, so that hashing and I/O on the main
+ * thread overlap with (de)compression on the other cores. Workers start on first use and
+ * keep the process alive only while a task is pending.
+ */
+export class FramePool {
+  private static instance: FramePool | undefined
+  private readonly workers: Worker[] = []
+  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>()
+  private nextTask = 0
+
+  static shared(): FramePool {
+    FramePool.instance ??= new FramePool()
+    return FramePool.instance
+  }
+
+  private constructor() {
+    const size = Math.max(1, Math.min(4, availableParallelism()))
+    for (let i = 0; i < size; i++) {
+      const worker = new Worker(new URL('./frame-worker.js', import.meta.url))
+      worker.on('message', (m: Parameters<FramePool['settle']>[0]) => this.settle(m))
+      worker.on('error', (err) => this.failAll(err))
+      worker.unref()
+      this.workers.push(worker)
+    }
+  }
+
+  /** The frame's stored form (envelope and compressed payload). */
+  seal(plain: Uint8Array): Promise<Uint8Array> {
+    return this.run({ op: 'seal', plain: compact(plain) }) as Promise<Uint8Array>
+  }
+
+  /** Every blob of the frames in a ranged read, in order, checked against its id. `bytes` is handed over. */
+  async open(bytes: Uint8Array, frames: FrameSpec[], where: string): Promise<Uint8Array[]> {
+    const owned = compact(bytes)
+    const task = { op: 'open' as const, bytes: owned, frames, where }
+    const { frames: decoded, blobs } = (await this.run(task, [owned.buffer as ArrayBuffer])) as {
+      frames: Uint8Array[]
+      blobs: [number, number, number][]
+    }
+    return blobs.map(([frame, start, end]) => decoded[frame]!.subarray(start, end))
+  }
+
+  private run(task: Task, transfer: ArrayBuffer[] = []): Promise<unknown> {
+    const id = this.nextTask++
+    const worker = this.workers[id % this.workers.length]!
+    if (this.pending.size === 0) for (const w of this.workers) w.ref()
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject })
+      worker.postMessage({ ...task, id }, transfer)
+    })
+  }
+
+  private settle(m: { id: number; result?: unknown; error?: string; damaged?: boolean }): void {
+    const waiting = this.pending.get(m.id)
+    if (!waiting) return
+    this.pending.delete(m.id)
+    if (this.pending.size === 0) for (const w of this.workers) w.unref()
+    if (m.damaged) waiting.reject(new IntegrityError(m.error!))
+    else if (m.error !== undefined) waiting.reject(new InternalError(`a frame worker failed: ${m.error}`))
+    else waiting.resolve(m.result)
+  }
+
+  private failAll(err: Error): void {
+    for (const { reject } of this.pending.values()) reject(new InternalError(`a frame worker died: ${err.message}`))
+    this.pending.clear()
+  }
+}
+
+/** A view that covers only part of its buffer is copied: posting it would copy, or hand over, the whole buffer. */
+function compact(bytes: Uint8Array): Uint8Array {
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice()
+}

@@ -1,0 +1,30 @@
+// @ts-check
+/** A frame worker: compresses frames for writers and opens them for readers, off the main thread. */
+import { parentPort } from 'node:worker_threads'
+import { encode, openFrames } from './frames.js'
+
+const port = /** @type {import('node:worker_threads').MessagePort} */ (parentPort)
+
+port.on('message', (task) => {
+  try {
+    if (task.op === 'seal') {
+      const stored = encode(task.plain)
+      port.postMessage({ id: task.id, result: stored }, [/** @type {ArrayBuffer} */ (stored.buffer)])
+      return
+    }
+    // Decoded frames go back without a copy; each blob is a place in one of them.
+    const { frames, blobs } = openFrames(task.bytes, task.frames, task.where)
+    const damage = blobs.find((b) => typeof b === 'string')
+    if (damage !== undefined) {
+      port.postMessage({ id: task.id, error: damage, damaged: true })
+      return
+    }
+    const owned = frames.map((f) => (f.byteOffset === 0 && f.byteLength === f.buffer.byteLength ? f : f.slice()))
+    port.postMessage(
+      { id: task.id, result: { frames: owned, blobs } },
+      owned.map((f) => /** @type {ArrayBuffer} */ (f.buffer)),
+    )
+  } catch (err) {
+    port.postMessage({ id: task.id, error: String(/** @type {Error} */ (err)?.message ?? err) })
+  }
+})
