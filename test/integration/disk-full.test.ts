@@ -22,7 +22,7 @@ import { createDb, fingerprint, mutateDb, seededRandom, writePlan } from '../sup
 import { tempDir } from '../support/tmp.js'
 
 const seed = 31337
-const packSize = 128 * 1024
+const packSize = 64 * 1024
 
 /** What the fs backend reports on ENOSPC; the keys refused are pushed to `refused`. */
 const noSpace = (root: string, refused: string[]) => (key: string) => {
@@ -64,7 +64,7 @@ describe('a full disk during a backup', () => {
     const dir = await tempDir('drkit-disk-full-')
     const db = join(dir, 'app.db')
     const repo = join(dir, 'repo')
-    createDb(db, { seed, sizeMiB: 2 })
+    createDb(db, { seed, sizeMiB: 6 })
     await writePlan(dir, { 'app-db': './app.db' })
     // Small packs, so that one backup uploads several and the disk can fill up between them.
     await Repository.init(await openFsBackend(repo, { create: true }), { packSize })
