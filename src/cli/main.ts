@@ -17,6 +17,8 @@ const commands: Record<string, () => Promise<Command>> = {
   bookmarks: () => import('./commands/bookmarks.js').then((m) => m.default),
   timeline: () => import('./commands/timeline.js').then((m) => m.default),
   restore: () => import('./commands/restore.js').then((m) => m.default),
+  diff: () => import('./commands/diff.js').then((m) => m.default),
+  undo: () => import('./commands/undo.js').then((m) => m.default),
   verify: () => import('./commands/verify.js').then((m) => m.default),
   capture: () => import('./commands/capture.js').then((m) => m.default),
   demo: () => import('./commands/demo.js').then((m) => m.default),

@@ -93,6 +93,8 @@ export interface Source {
   /** The fingerprint of the live resource ('source') or of a restored target. */
   fingerprint(of: 'source' | { target: string }, opts?: { tables?: string[] }): Promise<Fingerprint>
   close(): Promise<void>
+  /** The live resource's rows by identity (diff and undo), for sources that can. */
+  readonly rows?: LiveRows
 }
 
 export interface SourceContext {
@@ -149,4 +151,57 @@ export interface Capture {
   /** Takes capture out of the resource entirely. */
   remove(): Promise<void>
   close(): Promise<void>
+}
+
+type Row = import('../model.js').Row
+
+/** A table of the live resource as it is now. */
+export interface LiveTable {
+  name: string
+  /** The columns a row image holds (not generated or hidden ones). */
+  columns: string[]
+  /** What identifies a row: `['rowid']` for rowid tables, the primary key's columns otherwise. */
+  key: string[]
+}
+
+/** A row's identity: `{ rowid }` in a rowid table, the primary key's columns in a WITHOUT ROWID table. */
+export interface RowKey {
+  table: string
+  key: Row
+}
+
+/** One row write: `row` holds the image's columns (for a rowid table, the rowid is in `key`). */
+export type RowWrite = RowKey & ({ op: 'insert' | 'update'; row: Row } | { op: 'delete' })
+
+/** Which row images matched a condition, and the tables it could not apply to. */
+export interface RowMatch {
+  /** One per image, in order. */
+  matches: boolean[]
+  /** Tables in scope lacking a column the condition names: their images all match. */
+  unfiltered: string[]
+}
+
+/**
+ * The rows of a live resource, read and written by identity. Writes are ordinary writes
+ * of the application's data: the resource's own triggers fire, and capture records them.
+ */
+export interface LiveRows {
+  /** The application's tables, by name. */
+  tables(): Promise<LiveTable[]>
+  /**
+   * Which row images match `where`, a SQL condition over a row's own columns, evaluated
+   * apart from the resource with each table's column types. PlanError when it does not
+   * parse, names something other than columns, or names columns no table in `scope` has.
+   */
+  match(where: string, scope: string[], images: { table: string; row: Row }[]): Promise<RowMatch>
+  /** The live rows with these identities (null where there is none), read in one transaction. */
+  read(keys: RowKey[]): Promise<(Row | null)[]>
+  /**
+   * In one write transaction: reads the rows with these identities, hands them to
+   * `decide`, and applies the writes it returns, in order. No other writer comes in
+   * between. Foreign keys are not enforced row by row (no cascades run), but a write that
+   * leaves a reference dangling that was not before fails the whole transaction. Any
+   * failure rolls back everything (DrkitError).
+   */
+  write(keys: RowKey[], decide: (current: (Row | null)[]) => RowWrite[]): Promise<void>
 }

@@ -1,7 +1,17 @@
 /**
- * The timeline of a resource, and what a point in time means on it. Pure: it decides from
- * summaries read by ops/ and never touches a source or the repository itself.
+ * The timeline of a resource, what a point in time means on it, and what changed between
+ * two points (diff) and how to put it back (undo). Pure: it decides from what ops/ reads
+ * and never touches a source or the repository itself.
  */
+export {
+  decodeJsonValue,
+  encodeJsonRow,
+  encodeJsonValue,
+  type JsonValue,
+  type KeyColumns,
+  type NetChange,
+  netChanges,
+} from './diff.js'
 export { type PointRequest, type RestorePoint, resolvePoint } from './resolve.js'
 export {
   buildTimeline,
@@ -12,3 +22,4 @@ export {
   type Timeline,
   type TimelineInput,
 } from './timeline.js'
+export { planUndo, type UndoConflict, type UndoPlan } from './undo.js'

@@ -10,6 +10,7 @@ import type { Capture, Source, SourceDefinition } from '../source.js'
 import { openSqliteCapture } from './capture.js'
 import { fingerprintSqlite } from './fingerprint.js'
 import { restoreSqlite } from './restore.js'
+import { openSqliteRows } from './rows.js'
 import { snapshotSqlite } from './snapshot.js'
 
 export const sqliteConfig = z
@@ -31,6 +32,7 @@ export const sqlite: SourceDefinition<SqliteConfig> = {
     const path = resolve(ctx.baseDir, config.path)
     const resolveTarget = (target: string) => resolve(ctx.baseDir, target)
     let capture: Capture | undefined
+    let rows: ReturnType<typeof openSqliteRows> | undefined
     const source: Source = {
       capabilities: { capture: true, partialRestore: false, exactTransactionBoundaries: false },
       get capture() {
@@ -47,7 +49,16 @@ export const sqlite: SourceDefinition<SqliteConfig> = {
         await checkIsSqlite(file, of === 'source' ? ctx.resource : file)
         return fingerprintSqlite(file, opts?.tables)
       },
+      get rows() {
+        rows ??= openSqliteRows(path, {
+          resource: ctx.resource,
+          busyTimeoutMs,
+          check: () => checkIsSqlite(path, ctx.resource),
+        })
+        return rows
+      },
       async close() {
+        rows?.close()
         await capture?.close()
       },
     }
