@@ -63,7 +63,7 @@ export async function main(argv: string[]): Promise<number> {
     let parsed: ReturnType<typeof parseArgs>
     try {
       parsed = parseArgs({
-        args: [...argv.slice(0, at), ...argv.slice(at + 1)],
+        args: joinRelativeTimes([...argv.slice(0, at), ...argv.slice(at + 1)], command.options ?? {}),
         options: { ...globalOptions, ...command.options },
         allowPositionals: true,
         strict: true,
@@ -95,4 +95,22 @@ function commandIndex(argv: string[]): number {
     else if (arg !== '--json' && !arg.startsWith('--config=')) return i
   }
   return argv.length
+}
+
+/**
+ * `--at -15m` reads to parseArgs as two options; a value that starts with a dash and a
+ * digit (a relative time) is joined to its option as `--at=-15m`.
+ */
+function joinRelativeTimes(args: string[], options: Options): string[] {
+  const out: string[] = []
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!
+    const next = args[i + 1]
+    const name = arg.startsWith('--') ? arg.slice(2) : undefined
+    if (name && options[name]?.type === 'string' && next !== undefined && /^-\d/.test(next)) {
+      out.push(`${arg}=${next}`)
+      i++
+    } else out.push(arg)
+  }
+  return out
 }

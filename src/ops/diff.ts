@@ -1,8 +1,9 @@
 import { OutsideWindowError, PlanError } from '../errors.js'
 import type { Boundary, Change } from '../model.js'
-import type { Repository, SegmentRef } from '../repository/index.js'
+import type { SegmentRef } from '../repository/index.js'
 import type { LiveRows, Source } from '../sources/index.js'
-import { type GenerationView, type NetChange, netChanges, resolvePoint } from '../timeline/index.js'
+import { type NetChange, netChanges, resolvePoint } from '../timeline/index.js'
+import { readChanges } from './changes.js'
 import type { OpsContext } from './context.js'
 import { readTimelineFrom } from './timeline.js'
 
@@ -92,7 +93,8 @@ export async function readWindow(ctx: OpsContext, rows: LiveRows, req: DiffReque
   const lock = await repository.lock(req.resource, 'read', { command: `diff ${req.resource}` })
   let net: NetChange[]
   try {
-    const changes = readChanges(repository, req.resource, g, from.seq, to.seq)
+    const range = { resource: req.resource, generation: g.id, segments: g.segments, after: from.seq, until: to.seq }
+    const changes = readChanges(repository, range)
     net = await netChanges(filter(changes, wanted), new Map(live.map((t) => [t.name, t.key])))
   } finally {
     await lock.release()
@@ -119,31 +121,4 @@ function pickTables(resource: string, live: string[], wanted: string[] | undefin
 
 async function* filter(changes: AsyncIterable<Change>, keep: (c: Change) => boolean): AsyncIterable<Change> {
   for await (const c of changes) if (keep(c)) yield c
-}
-
-/** Changes with seq in (after, until] of one generation, each once, in order; a missing one ends the window. */
-async function* readChanges(
-  repository: Repository,
-  resource: string,
-  g: GenerationView,
-  after: number,
-  until: number,
-): AsyncIterable<Change> {
-  let last = after
-  for (const seg of g.segments) {
-    if (seg.last <= last || seg.first > until) continue
-    for (const change of (await repository.readSegment(seg as SegmentRef)).changes) {
-      if (change.seq <= last || change.seq > until) continue
-      if (change.seq !== last + 1) break
-      last = change.seq
-      yield change
-    }
-  }
-  if (last !== until) {
-    throw new OutsideWindowError(
-      `changes ${last + 1} to ${until} of ${resource} (generation ${g.id}) are not in the repository, ` +
-        'so the window cannot be read whole',
-      'Pick a window inside one of the ranges `drkit timeline` shows.',
-    )
-  }
 }

@@ -1,9 +1,9 @@
-import { IntegrityError, NotFoundError, PlanError } from '../errors.js'
-import type { Change } from '../model.js'
+import { NotFoundError, PlanError } from '../errors.js'
 import type { Repository, SegmentRef, Snapshot } from '../repository/index.js'
 import { shortId } from '../repository/index.js'
 import type { StoredImage } from '../sources/index.js'
 import { type PointRequest, type RestorePoint, resolvePoint } from '../timeline/index.js'
+import { readChanges } from './changes.js'
 import type { OpsContext } from './context.js'
 import { readTimelineFrom } from './timeline.js'
 
@@ -63,7 +63,10 @@ export async function restore(ctx: OpsContext, req: RestoreRequest): Promise<Res
     const from = snapshot.position.seq ?? 0
     const counter = { changes: 0 }
     const replay = point.untilSeq !== undefined && point.untilSeq > from
-    const changes = replay ? readChanges(repository, point, from, counter) : undefined
+    const range = { resource: req.resource, generation: point.generation, segments: point.segments }
+    const changes = replay
+      ? readChanges(repository, { ...range, after: from, until: point.untilSeq! }, counter)
+      : undefined
     const { force, tables, where, signal } = req
     const result = await source.restore(image, req.target, { force, tables, where, signal, changes })
     return {
@@ -115,27 +118,4 @@ async function resolve(repository: Repository, req: RestoreRequest): Promise<Res
   }
   // Timeline segment points are the repository's segment refs, handed through unchanged.
   return resolvePoint(timeline, request, async (seg) => (await repository.readSegment(seg as SegmentRef)).boundaries)
-}
-
-/** Changes with seq in (from, point.untilSeq], each once, in order; a missing one is an IntegrityError. */
-async function* readChanges(
-  repository: Repository,
-  point: RestorePoint,
-  from: number,
-  counter: { changes: number },
-): AsyncIterable<Change> {
-  const until = point.untilSeq!
-  let last = from
-  for (const seg of point.segments as SegmentRef[]) {
-    for (const change of (await repository.readSegment(seg)).changes) {
-      if (change.seq <= last || change.seq > until) continue
-      if (change.seq !== last + 1) break
-      last = change.seq
-      counter.changes++
-      yield change
-    }
-  }
-  if (last !== until) {
-    throw new IntegrityError(`changes ${last + 1} to ${until} of generation ${point.generation} are missing`)
-  }
 }

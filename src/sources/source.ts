@@ -162,6 +162,8 @@ export interface LiveTable {
   columns: string[]
   /** What identifies a row: `['rowid']` for rowid tables, the primary key's columns otherwise. */
   key: string[]
+  /** Whether the key is the rowid (and not a primary key column that happens to be called rowid). */
+  byRowid: boolean
 }
 
 /** A row's identity: `{ rowid }` in a rowid table, the primary key's columns in a WITHOUT ROWID table. */

@@ -58,7 +58,7 @@ export function openSqliteCapture(path: string, busyTimeoutMs: number): Capture 
     put.run('schema_version', String(schemaVersion()))
     const warnings = skipped.map(
       (name) =>
-        `table ${name} is a virtual table or belongs to one: SQLite cannot capture its changes, ` +
+        `table ${name} cannot be captured (a virtual table or part of one, or columns named rowid, _rowid_ and oid), ` +
         'so point-in-time restores show it as of the snapshot they start from',
     )
     return { generation, seq: 0, installed: true, warnings }

@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3'
 import { DrkitError } from '../../errors.js'
 import type { Change, Row, Value } from '../../model.js'
-import { quoteIdent } from './schema.js'
+import { quoteIdent, rowidName } from './schema.js'
 
 /**
  * Applies captured changes, in order, to a restored database, in one transaction.
@@ -49,18 +49,19 @@ function apply(
   const columns = Object.keys(image)
   const signature = `${change.op}\u0000${change.table}\u0000${columns.join('\u0000')}`
   let statement = statements.get(signature)
-  const key = byRowid ? ['rowid'] : primaryKey(db, change.table, keys)
+  const key = byRowid ? [] : primaryKey(db, change.table, keys)
   if (!statement) {
     const cols = columns.map(quoteIdent)
-    const where = key.map((k) => `${k === 'rowid' ? 'rowid' : quoteIdent(k)} = ?`).join(' AND ')
+    const rowid = byRowid ? rowidOf(db, change.table) : ''
+    const where = byRowid ? `${rowid} = ?` : key.map((k) => `${quoteIdent(k)} = ?`).join(' AND ')
     const sql =
       change.op === 'insert'
-        ? `INSERT OR REPLACE INTO ${t} (${[...(byRowid ? ['rowid'] : []), ...cols].join(', ')}) ` +
+        ? `INSERT OR REPLACE INTO ${t} (${[...(byRowid ? [rowid] : []), ...cols].join(', ')}) ` +
           `VALUES (${Array(cols.length + (byRowid ? 1 : 0))
             .fill('?')
             .join(', ')})`
         : change.op === 'update'
-          ? `UPDATE OR REPLACE ${t} SET ${[...(byRowid ? ['rowid = ?'] : []), ...cols.map((c) => `${c} = ?`)].join(', ')} WHERE ${where}`
+          ? `UPDATE OR REPLACE ${t} SET ${[...(byRowid ? [`${rowid} = ?`] : []), ...cols.map((c) => `${c} = ?`)].join(', ')} WHERE ${where}`
           : `DELETE FROM ${t} WHERE ${where}`
     statement = db.prepare(sql)
     statements.set(signature, statement)
@@ -79,6 +80,13 @@ function apply(
   } else {
     statement.run(...keyOf(change.before, change.rowid?.before))
   }
+}
+
+function rowidOf(db: Database.Database, table: string): string {
+  const columns = db.prepare('SELECT name FROM pragma_table_xinfo(?)').pluck().all(table) as string[]
+  const name = rowidName(columns)
+  if (!name) throw new DrkitError(`cannot replay changes of table ${table}: its columns hide its rowid`)
+  return name
 }
 
 function primaryKey(db: Database.Database, table: string, cache: Map<string, string[]>): string[] {

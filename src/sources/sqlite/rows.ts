@@ -2,7 +2,7 @@ import Database from 'better-sqlite3'
 import { DrkitError, InternalError, PlanError } from '../../errors.js'
 import type { Row, Value } from '../../model.js'
 import type { LiveRows, LiveTable, RowKey, RowWrite } from '../source.js'
-import { listUserTables, quoteIdent } from './schema.js'
+import { listUserTables, quoteIdent, rowidName } from './schema.js'
 
 interface Column {
   name: string
@@ -109,7 +109,8 @@ function describe(db: Database.Database): LiveTable[] {
           .sort((a, b) => Number(a.pk - b.pk))
           .map((c) => c.name)
       : ['rowid']
-    return { name, columns: info.filter((c) => c.hidden === 0n).map((c) => c.name), key }
+    const byRowid = !withoutRowid.has(name)
+    return { name, columns: info.filter((c) => c.hidden === 0n).map((c) => c.name), key, byRowid }
   })
 }
 
@@ -178,8 +179,13 @@ function matchImages(where: string, scope: Map<string, Column[]>, images: { tabl
   }
 }
 
+/** The key's columns as SQL; the `rowid` key is named as the table lets SQL name it. */
+function keySql(table: LiveTable, k: string): string {
+  return table.byRowid ? (rowidName(table.columns) ?? 'rowid') : quoteIdent(k)
+}
+
 function keyMatch(table: LiveTable): string {
-  return table.key.map((k) => `${k === 'rowid' ? 'rowid' : quoteIdent(k)} = ?`).join(' AND ')
+  return table.key.map((k) => `${keySql(table, k)} = ?`).join(' AND ')
 }
 
 function apply(prepare: (sql: string) => Database.Statement, table: LiveTable, w: RowWrite): void {
@@ -197,7 +203,7 @@ function apply(prepare: (sql: string) => Database.Statement, table: LiveTable, w
     return
   }
   // A rowid table's row goes back under its own rowid, which other rows may refer to.
-  const rowid = table.key[0] === 'rowid' ? ['rowid'] : []
+  const rowid = table.byRowid ? [keySql(table, 'rowid')] : []
   const names = [...rowid, ...columns.map(quoteIdent)].join(', ')
   const params = [...(rowid.length > 0 ? keyValues : []), ...values]
   prepare(`INSERT INTO ${t} (${names}) VALUES (${params.map(() => '?').join(', ')})`).run(...params)

@@ -18,3 +18,12 @@ export function listUserTables(db: Database.Database): string[] {
     .pluck()
     .all() as string[]
 }
+
+/**
+ * How SQL can name a rowid table's rowid: `rowid`, unless a column has that name, then
+ * `_rowid_` or `oid`; undefined when columns take all three.
+ */
+export function rowidName(columns: string[]): string | undefined {
+  const taken = new Set(columns.map((c) => c.toLowerCase()))
+  return ['rowid', '_rowid_', 'oid'].find((name) => !taken.has(name))
+}

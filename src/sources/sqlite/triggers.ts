@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3'
-import { quoteIdent } from './schema.js'
+import { quoteIdent, rowidName } from './schema.js'
 
 /**
  * The SQL that capture installs: a changelog table with generic value columns, and for
@@ -16,6 +16,8 @@ export interface CapturedTable {
   columns: string[]
   /** Rowid tables are identified by rowid; WITHOUT ROWID tables by their primary key. */
   rowid: boolean
+  /** How SQL names the rowid when a column is called `rowid` (see rowidName). */
+  rowidName?: string
 }
 
 /** Tables capture can cover, and the ones it cannot (virtual tables and their shadow tables). */
@@ -36,12 +38,18 @@ export function describeTables(db: Database.Database): { tables: CapturedTable[]
       skipped.push(name)
       continue
     }
-    const columns = (
-      db.prepare(`SELECT name, hidden FROM pragma_table_xinfo(?)`).all(name) as { name: string; hidden: number }[]
-    )
-      .filter((c) => Number(c.hidden) === 0)
-      .map((c) => c.name)
-    tables.push({ name, columns, rowid: !/WITHOUT\s+ROWID\s*$/i.test(sql.trim()) })
+    const info = db.prepare('SELECT name, hidden FROM pragma_table_xinfo(?)').all(name) as {
+      name: string
+      hidden: number
+    }[]
+    const columns = info.filter((c) => Number(c.hidden) === 0).map((c) => c.name)
+    const rowid = !/WITHOUT\s+ROWID\s*$/i.test(sql.trim())
+    const alias = rowidName(info.map((c) => c.name))
+    if (rowid && !alias) {
+      skipped.push(name)
+      continue
+    }
+    tables.push({ name, columns, rowid, ...(rowid ? { rowidName: alias } : {}) })
   }
   return { tables, skipped }
 }
@@ -59,7 +67,7 @@ export function triggerSql(table: CapturedTable): string[] {
   const literal = `'${table.name.replaceAll("'", "''")}'`
   const image = (prefix: 'OLD' | 'NEW') => table.columns.map((c) => `${prefix}.${quoteIdent(c)}`)
   const slots = (letter: 'o' | 'n') => table.columns.map((_, i) => `${letter}${i}`)
-  const rowid = (prefix: 'OLD' | 'NEW') => (table.rowid ? `${prefix}.rowid` : 'NULL')
+  const rowid = (prefix: 'OLD' | 'NEW') => (table.rowid ? `${prefix}.${table.rowidName ?? 'rowid'}` : 'NULL')
   const insert = (op: string, cols: string[], values: string[]) =>
     `INSERT INTO ${changelog} (time, tbl, op, ${cols.join(', ')}) VALUES (julianday('now'), ${literal}, '${op}', ${values.join(', ')});`
   const name = (op: string) => quoteIdent(`${objectPrefix}${op}_${table.name}`)
