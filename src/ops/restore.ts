@@ -50,6 +50,10 @@ export async function restore(ctx: OpsContext, req: RestoreRequest): Promise<Res
   const point = await resolve(repository, req)
   const snapshot = await repository.findSnapshot(req.resource, point.snapshot)
   const source = await ctx.openSource(req.resource)
+  if ((req.tables !== undefined || req.where !== undefined) && !source.capabilities.partialRestore) {
+    await source.close()
+    throw new PlanError(`${req.resource} (type ${ctx.resource(req.resource).type}) cannot restore part of itself`)
+  }
   // A read lock keeps pruning out while the snapshot's data is read.
   const lock = await repository.lock(req.resource, 'read', { command: `restore ${req.resource}` })
   try {
