@@ -22,9 +22,12 @@ export class FramePool {
   }
 
   private constructor() {
-    const size = Math.max(1, Math.min(4, availableParallelism()))
+    const size = Number(process.env.DRKIT_WORKERS) || Math.max(1, Math.min(4, availableParallelism()))
     for (let i = 0; i < size; i++) {
-      const worker = new Worker(new URL('./frame-worker.js', import.meta.url))
+      // A small young generation makes the worker free each frame's buffers soon after use.
+      const worker = new Worker(new URL('./frame-worker.js', import.meta.url), {
+        resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 64 },
+      })
       worker.on('message', (m: Parameters<FramePool['settle']>[0]) => this.settle(m))
       worker.on('error', (err) => this.failAll(err))
       worker.unref()
@@ -32,9 +35,14 @@ export class FramePool {
     }
   }
 
-  /** The frame's stored form (envelope and compressed payload). */
-  seal(plain: Uint8Array): Promise<Uint8Array> {
-    return this.run({ op: 'seal', plain: compact(plain) }) as Promise<Uint8Array>
+  /**
+   * The frame's stored form (envelope and compressed payload). With `handOver`, the
+   * caller gives up `plain`, which then moves to the worker without a copy.
+   */
+  seal(plain: Uint8Array, handOver = false): Promise<Uint8Array> {
+    const owned = compact(plain)
+    const transfer = handOver || owned !== plain ? [owned.buffer as ArrayBuffer] : []
+    return this.run({ op: 'seal', plain: owned }, transfer) as Promise<Uint8Array>
   }
 
   /** Every blob of the frames in a ranged read, in order, checked against its id. `bytes` is handed over. */
@@ -76,5 +84,8 @@ export class FramePool {
 
 /** A view that covers only part of its buffer is copied: posting it would copy, or hand over, the whole buffer. */
 function compact(bytes: Uint8Array): Uint8Array {
-  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice()
+  // Uint8Array's slice copies; a Buffer's slice would be another view of the same memory.
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
+    ? bytes
+    : Uint8Array.prototype.slice.call(bytes)
 }

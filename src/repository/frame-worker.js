@@ -19,7 +19,10 @@ port.on('message', (task) => {
       port.postMessage({ id: task.id, error: damage, damaged: true })
       return
     }
-    const owned = frames.map((f) => (f.byteOffset === 0 && f.byteLength === f.buffer.byteLength ? f : f.slice()))
+    // Uint8Array's slice copies (a Buffer's would not): only whole buffers may be handed over.
+    const owned = frames.map((f) =>
+      f.byteOffset === 0 && f.byteLength === f.buffer.byteLength ? f : Uint8Array.prototype.slice.call(f),
+    )
     port.postMessage(
       { id: task.id, result: { frames: owned, blobs } },
       owned.map((f) => /** @type {ArrayBuffer} */ (f.buffer)),

@@ -215,7 +215,7 @@ export class Repository {
       // to restore (and verify names them); every other snapshot still restores.
       try {
         if (sha256(bytes) !== name) throw new IntegrityError(`index ${name.slice(0, 12)} does not match its hash`)
-        for (const pack of decodeIndexFile(bytes, name.slice(0, 12))) index.add(pack)
+        index.addRecords(decodeIndexFile(bytes, name.slice(0, 12)), name.slice(0, 12))
       } catch (err) {
         if (!(err instanceof IntegrityError)) throw err
         this.damagedIndexes.push({ key, error: err.message })

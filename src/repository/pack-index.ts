@@ -18,89 +18,142 @@ export interface IndexedPack {
   entries: PackEntry[]
 }
 
+/** A blob id as a compact map key: its 32 bytes as a one-byte string, half the size of hex. */
+export function blobKey(id: string): string {
+  return Buffer.from(id, 'hex').toString('latin1')
+}
+
+const idOfKey = (key: string) => Buffer.from(key, 'latin1').toString('hex')
+
 /**
  * Which pack holds each blob, loaded from the index files at open and extended as packs
- * are written. An index file is encoded binary:
- *   repeated: pack id (32 bytes) | u32 entry count | entries (48 bytes each, as in a pack trailer)
+ * are written. Locations live in typed arrays and ids in compact keys, so that millions
+ * of blobs fit in little memory.
+ *
+ * An index file is encoded binary, a record per pack:
+ *   pack id (32 bytes) | u32 entry count | entries (48 bytes each, as in a pack trailer)
  */
 export class PackIndex {
-  private readonly blobs = new Map<string, BlobLocation>()
-  private readonly packs = new Map<string, number>()
+  private readonly slots = new Map<string, number>()
+  private readonly packs: string[] = []
+  private readonly packSlots = new Map<string, number>()
+  private columns = { pack: new Uint32Array(1024), offset: new Uint32Array(1024), length: new Uint32Array(1024) }
+  private frames = { inner: new Uint32Array(1024), rawLength: new Uint32Array(1024) }
 
   get blobCount(): number {
-    return this.blobs.size
-  }
-
-  has(id: string): boolean {
-    return this.blobs.has(id)
-  }
-
-  get(id: string): BlobLocation | undefined {
-    return this.blobs.get(id)
+    return this.slots.size
   }
 
   get packCount(): number {
-    return this.packs.size
+    return this.packs.length
   }
 
-  packIds(): IterableIterator<string> {
-    return this.packs.keys()
+  has(id: string): boolean {
+    return this.slots.has(blobKey(id))
+  }
+
+  get(id: string): BlobLocation | undefined {
+    const slot = this.slots.get(blobKey(id))
+    return slot === undefined ? undefined : this.at(slot)
   }
 
   /** The blobs the index places in each pack (for reading whole packs in verify). */
   blobsByPack(): Map<string, { id: string; at: BlobLocation }[]> {
     const byPack = new Map<string, { id: string; at: BlobLocation }[]>()
-    for (const [id, at] of this.blobs) {
+    for (const [key, slot] of this.slots) {
+      const at = this.at(slot)
       const list = byPack.get(at.pack) ?? []
       if (list.length === 0) byPack.set(at.pack, list)
-      list.push({ id, at })
+      list.push({ id: idOfKey(key), at })
     }
     return byPack
   }
 
-  add(pack: IndexedPack): void {
-    this.packs.set(pack.id, pack.entries.length)
-    for (const e of pack.entries) {
-      if (!this.blobs.has(e.id)) {
-        this.blobs.set(e.id, {
-          pack: pack.id,
-          offset: e.offset,
-          length: e.length,
-          inner: e.inner,
-          rawLength: e.rawLength,
-        })
+  /** Adds every pack of an index file's plaintext; IntegrityError when it is cut short. */
+  addRecords(plain: Uint8Array, name: string): void {
+    const buf = Buffer.from(plain.buffer, plain.byteOffset, plain.byteLength)
+    let pos = 0
+    while (pos < buf.length) {
+      if (pos + 36 > buf.length) throw new IntegrityError(`index ${name} is truncated`)
+      const count = buf.readUInt32BE(pos + 32)
+      if (pos + 36 + count * entrySize > buf.length) throw new IntegrityError(`index ${name} is truncated`)
+      const packSlot = this.packSlot(buf.toString('hex', pos, pos + 32))
+      for (let i = 0, at = pos + 36; i < count; i++, at += entrySize) {
+        this.put(buf.toString('latin1', at, at + 32), packSlot, readEntry(buf, at))
       }
+      pos += 36 + count * entrySize
     }
   }
-}
 
-export function encodeIndexFile(packs: IndexedPack[]): Uint8Array {
-  const size = packs.reduce((n, p) => n + 36 + p.entries.length * entrySize, 0)
-  const buf = Buffer.alloc(size)
-  let pos = 0
-  for (const p of packs) {
-    buf.write(p.id, pos, 32, 'hex')
-    buf.writeUInt32BE(p.entries.length, pos + 32)
-    pos = writeEntries(p.entries, buf, pos + 36)
+  private at(slot: number): BlobLocation {
+    const { pack, offset, length } = this.columns
+    const { inner, rawLength } = this.frames
+    return {
+      pack: this.packs[pack[slot]!]!,
+      offset: offset[slot]!,
+      length: length[slot]!,
+      inner: inner[slot]!,
+      rawLength: rawLength[slot]!,
+    }
   }
-  return encode(buf)
+
+  private packSlot(id: string): number {
+    let slot = this.packSlots.get(id)
+    if (slot === undefined) {
+      slot = this.packs.push(id) - 1
+      this.packSlots.set(id, slot)
+    }
+    return slot
+  }
+
+  /** The first location seen for a blob wins; later copies (two writers stored it) are ignored. */
+  private put(key: string, packSlot: number, e: { offset: number; length: number; inner: number; rawLength: number }) {
+    if (this.slots.has(key)) return
+    const slot = this.slots.size
+    if (slot === this.columns.pack.length) this.grow()
+    this.columns.pack[slot] = packSlot
+    this.columns.offset[slot] = e.offset
+    this.columns.length[slot] = e.length
+    this.frames.inner[slot] = e.inner
+    this.frames.rawLength[slot] = e.rawLength
+    this.slots.set(key, slot)
+  }
+
+  private grow(): void {
+    const double = (a: Uint32Array) => {
+      const b = new Uint32Array(a.length * 2)
+      b.set(a)
+      return b
+    }
+    const { pack, offset, length } = this.columns
+    this.columns = { pack: double(pack), offset: double(offset), length: double(length) }
+    this.frames = { inner: double(this.frames.inner), rawLength: double(this.frames.rawLength) }
+  }
 }
 
-export function decodeIndexFile(stored: Uint8Array, name: string): IndexedPack[] {
-  const plain = decode(stored, `index ${name}`)
+/** One pack's record of an index file. */
+export function encodeIndexRecord(pack: IndexedPack): Buffer {
+  const buf = Buffer.alloc(36 + pack.entries.length * entrySize)
+  buf.write(pack.id, 0, 32, 'hex')
+  buf.writeUInt32BE(pack.entries.length, 32)
+  writeEntries(pack.entries, buf, 36)
+  return buf
+}
+
+export function encodeIndexFile(records: Buffer[]): Uint8Array {
+  return encode(Buffer.concat(records))
+}
+
+export function decodeIndexFile(stored: Uint8Array, name: string): Uint8Array {
+  return decode(stored, `index ${name}`)
+}
+
+/** The ids of the packs an index file's plaintext covers. */
+export function indexedPackIds(plain: Uint8Array): string[] {
   const buf = Buffer.from(plain.buffer, plain.byteOffset, plain.byteLength)
-  const packs: IndexedPack[] = []
-  let pos = 0
-  while (pos < buf.length) {
-    if (pos + 36 > buf.length) throw new IntegrityError(`index ${name} is truncated`)
-    const id = buf.toString('hex', pos, pos + 32)
-    const count = buf.readUInt32BE(pos + 32)
-    pos += 36
-    if (pos + count * entrySize > buf.length) throw new IntegrityError(`index ${name} is truncated`)
-    const entries: PackEntry[] = []
-    for (let i = 0; i < count; i++) entries.push(readEntry(buf, pos + i * entrySize))
-    pos += count * entrySize
-    packs.push({ id, entries })
+  const ids: string[] = []
+  for (let pos = 0; pos + 36 <= buf.length; pos += 36 + buf.readUInt32BE(pos + 32) * entrySize) {
+    ids.push(buf.toString('hex', pos, pos + 32))
   }
-  return packs
+  return ids
 }

@@ -51,8 +51,11 @@ export function readEntry(buf: Buffer, at: number): PackEntry {
   }
 }
 
-/** Compresses a frame's plaintext into its stored form; the frame pool does it off the main thread. */
-export type SealFrame = (plain: Uint8Array) => Promise<Uint8Array>
+/**
+ * Compresses a frame's plaintext into its stored form; the frame pool does it off the main
+ * thread. `handOver` says the builder made `plain` and will not touch it again.
+ */
+export type SealFrame = (plain: Uint8Array, handOver: boolean) => Promise<Uint8Array>
 
 /**
  * Collects blobs into frames and frames into a pack, until the pack is big enough.
@@ -107,16 +110,15 @@ export class PackBuilder {
 
   private cutFrame(): void {
     if (this.open.length === 0) return
-    const plain = this.open.length === 1 ? this.open[0]!.plain : Buffer.concat(this.open.map((b) => b.plain))
-    const stored = this.seal(plain)
+    const blobs = this.open.map((b) => ({ id: b.id, rawLength: b.plain.length }))
+    const joined = this.open.length > 1
+    const plain = joined ? Buffer.concat(this.open.map((b) => b.plain)) : this.open[0]!.plain
+    const raw = plain.length
+    const stored = this.seal(plain, joined)
     // A failure is reported by settle(); until then it must not count as unhandled.
     stored.catch(() => undefined)
-    this.sealing.push({
-      stored,
-      blobs: this.open.map((b) => ({ id: b.id, rawLength: b.plain.length })),
-      raw: plain.length,
-    })
-    this.sealingRaw += plain.length
+    this.sealing.push({ stored, blobs, raw })
+    this.sealingRaw += raw
     this.open = []
     this.openBytes = 0
   }

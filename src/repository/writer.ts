@@ -6,7 +6,7 @@ import { FramePool } from './frame-pool.js'
 import { sha256 } from './hash.js'
 import type { ChunkingSpec, Snapshot, SnapshotDraft, SnapshotStats, StreamRef } from './manifest.js'
 import { PackBuilder } from './pack.js'
-import { encodeIndexFile, type IndexedPack, type PackIndex } from './pack-index.js'
+import { blobKey, encodeIndexFile, encodeIndexRecord, type PackIndex } from './pack-index.js'
 
 /** How many finished packs may be uploading while chunking goes on. */
 const uploadsInFlight = 2
@@ -20,8 +20,9 @@ const framesInFlight = 16
  * a session that fails leaves only unreferenced packs, which pruning removes.
  */
 export class RepositoryWriter {
-  private readonly pack = new PackBuilder((plain) => FramePool.shared().seal(plain))
-  private readonly written: IndexedPack[] = []
+  private readonly pack = new PackBuilder((plain, handOver) => FramePool.shared().seal(plain, handOver))
+  /** Index records of the packs this session uploaded, written as one index file at commit. */
+  private readonly written: Buffer[] = []
   private readonly sessionBlobs = new Set<string>()
   private readonly uploads = new Set<Promise<void>>()
   private uploadError: unknown
@@ -80,8 +81,9 @@ export class RepositoryWriter {
   /** Stores a blob unless the repository has it; `isList` keeps chunk lists in frames of their own. */
   private async storeBlob(plain: Uint8Array, isList = false): Promise<string> {
     const id = sha256(plain)
-    if (this.index.has(id) || this.sessionBlobs.has(id)) return id
-    this.sessionBlobs.add(id)
+    const key = blobKey(id)
+    if (this.index.has(id) || this.sessionBlobs.has(key)) return id
+    this.sessionBlobs.add(key)
     this.stats.newChunks++
     this.stats.newBytes += plain.length
     this.pack.add(id, plain, { alone: isList })
@@ -99,7 +101,7 @@ export class RepositoryWriter {
     const upload = this.backend
       .put(keys.pack(id), bytes, { ifAbsent: true })
       .then(() => {
-        this.written.push({ id, entries })
+        this.written.push(encodeIndexRecord({ id, entries }))
       })
       .catch((err: unknown) => {
         this.uploadError ??= err
@@ -113,10 +115,11 @@ export class RepositoryWriter {
     await Promise.all(this.uploads)
     this.throwIfUploadFailed()
     if (this.written.length === 0) return
-    const bytes = encodeIndexFile(this.written)
+    const records = Buffer.concat(this.written)
+    const bytes = encodeIndexFile([records])
     this.stats.storedBytes += bytes.length
     await this.backend.put(keys.index(sha256(bytes)), bytes, { ifAbsent: true })
-    for (const pack of this.written) this.index.add(pack)
+    this.index.addRecords(records, 'of this session')
     this.written.length = 0
   }
 

@@ -15,7 +15,7 @@ import type { VerifyResult } from '../../src/ops/verify.js'
 import { openFsBackend } from '../../src/repository/backends/fs.js'
 import { keys } from '../../src/repository/format.js'
 import { Repository, type Snapshot } from '../../src/repository/index.js'
-import { decodeIndexFile } from '../../src/repository/pack-index.js'
+import { decodeIndexFile, indexedPackIds } from '../../src/repository/pack-index.js'
 import { runCli } from '../support/cli.js'
 import { createDb, type Fingerprint, fingerprint, mutateDb, seededRandom, writePlan } from '../support/fault-db.js'
 import { tempDir } from '../support/tmp.js'
@@ -91,7 +91,7 @@ beforeAll(async () => {
   const indexOf = new Map<string, string>()
   for await (const { key } of repository.backend.list(keys.indexPrefix)) {
     const name = key.slice(keys.indexPrefix.length)
-    for (const pack of decodeIndexFile(await repository.backend.get(key), name)) indexOf.set(pack.id, key)
+    for (const id of indexedPackIds(decodeIndexFile(await repository.backend.get(key), name))) indexOf.set(id, key)
   }
   await repository.close()
   fixture = { dir, dbs, snapshots, uses, indexOf }

@@ -36,7 +36,8 @@ async function* pages(input: AsyncIterable<Uint8Array>, pageSize: number): Async
     }
     const whole = data.length - off - ((data.length - off) % pageSize)
     if (whole > 0) {
-      const batch = data.slice(off, off + whole)
+      // Uint8Array's slice copies even when data is a Buffer, whose own slice would alias it.
+      const batch = Uint8Array.prototype.slice.call(data, off, off + whole)
       for (let p = 0; p < whole; p += pageSize) yield batch.subarray(p, p + pageSize)
       off += whole
     }
