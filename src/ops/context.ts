@@ -52,7 +52,12 @@ export function contextFromPlan(plan: Plan): OpsContext {
       return definition.open(resource.config as never, { resource: name, baseDir: plan.baseDir })
     },
     async close() {
-      if (repository) await (await repository).close()
+      // A repository that failed to open has nothing to close; its error was reported already.
+      if (repository)
+        await repository.then(
+          (r) => r.close(),
+          () => undefined,
+        )
     },
   }
 }

@@ -113,7 +113,8 @@ export class Repository {
     try {
       return await fn(new RepositoryWriter(this.backend, await this.loadIndex(), resource, this.config.packSize))
     } finally {
-      await lock.release()
+      // A lock that cannot be removed goes stale; failing to remove it must not hide the outcome.
+      await lock.release().catch(() => undefined)
     }
   }
 

@@ -61,7 +61,13 @@ export async function acquireLock(
   }
   const deadline = Date.now() + (opts.waitMs ?? 0)
   for (;;) {
-    await backend.put(key, Buffer.from(JSON.stringify(info)))
+    try {
+      await backend.put(key, Buffer.from(JSON.stringify(info)))
+    } catch (err) {
+      // The put may have landed although it failed: never leave a lock behind that nobody holds.
+      await backend.delete(key).catch(() => undefined)
+      throw err
+    }
     const holder = await findConflict(backend, id, info, staleAfterMs)
     if (!holder) break
     await backend.delete(key)

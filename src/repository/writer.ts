@@ -99,7 +99,9 @@ export class RepositoryWriter {
     while (this.uploads.size >= uploadsInFlight) await Promise.race(this.uploads)
     this.throwIfUploadFailed()
     const upload = this.backend
-      .put(keys.pack(id), bytes, { ifAbsent: true })
+      .put(keys.pack(id), bytes)
+      // Packs are named by their hash: replacing one that exists writes the same bytes, and
+      // a plain put spares object stores a conditional write.
       .then(() => {
         this.written.push(encodeIndexRecord({ id, entries }))
       })
