@@ -117,6 +117,9 @@ async function resolve(repository: Repository, req: RestoreRequest): Promise<Res
     request = { bookmark }
   } else if (req.at !== undefined) {
     request = { at: req.at }
+  } else if (req.snapshot === undefined && timeline.generations.length > 0 && timeline.window.length > 0) {
+    // With capture, "the latest" is the newest recoverable moment, not the newest snapshot.
+    request = { at: Math.max(...timeline.window.map((r) => r.to)) }
   } else {
     request = { snapshot: (await repository.findSnapshot(req.resource, req.snapshot)).id }
   }

@@ -44,6 +44,7 @@ export interface RepositoryConfig {
 
 export class Repository {
   private index: PackIndex | undefined
+  private readonly loadedIndexes = new Set<string>()
   /** Index files that could not be read when the index was loaded. */
   readonly damagedIndexes: { key: string; error: string }[] = []
   /** Snapshot manifests that could not be read when snapshots were listed. */
@@ -111,7 +112,9 @@ export class Repository {
   async write<T>(resource: string, fn: (w: RepositoryWriter) => Promise<T>, opts?: LockOptions): Promise<T> {
     const lock = await this.lock(resource, 'write', opts)
     try {
-      return await fn(new RepositoryWriter(this.backend, await this.loadIndex(), resource, this.config.packSize))
+      const index = await this.loadIndex()
+      const indexed = (key: string) => this.loadedIndexes.add(key)
+      return await fn(new RepositoryWriter(this.backend, index, resource, this.config.packSize, indexed))
     } finally {
       // A lock that cannot be removed goes stale; failing to remove it must not hide the outcome.
       await lock.release().catch(() => undefined)
@@ -206,23 +209,27 @@ export class Repository {
     return new BlobReader(this.backend, await this.loadIndex())
   }
 
+  /**
+   * The pack index, brought up to date: index files written since the last call (by this
+   * or another process) are loaded, so a long-lived repository sees others' snapshots.
+   */
   async loadIndex(): Promise<PackIndex> {
-    if (this.index) return this.index
-    const index = new PackIndex()
+    this.index ??= new PackIndex()
     for await (const { key } of this.backend.list(keys.indexPrefix)) {
+      if (this.loadedIndexes.has(key)) continue
+      this.loadedIndexes.add(key)
       const bytes = await this.backend.get(key)
       const name = idOfKey(key)
       // A damaged index is set aside, not fatal: snapshots whose chunks it alone knew fail
       // to restore (and verify names them); every other snapshot still restores.
       try {
         if (sha256(bytes) !== name) throw new IntegrityError(`index ${name.slice(0, 12)} does not match its hash`)
-        index.addRecords(decodeIndexFile(bytes, name.slice(0, 12)), name.slice(0, 12))
+        this.index.addRecords(decodeIndexFile(bytes, name.slice(0, 12)), name.slice(0, 12))
       } catch (err) {
         if (!(err instanceof IntegrityError)) throw err
         this.damagedIndexes.push({ key, error: err.message })
       }
     }
-    this.index = index
-    return index
+    return this.index
   }
 }

@@ -34,6 +34,8 @@ export class RepositoryWriter {
     private readonly index: PackIndex,
     private readonly resource: string,
     private readonly packSize: number,
+    /** Told the key of the index file this session writes, whose records it adds to `index` itself. */
+    private readonly onIndexWritten: (key: string) => void,
   ) {}
 
   /** Stores a stream of chunks (already cut by the caller's chunker) and returns its reference. */
@@ -120,7 +122,9 @@ export class RepositoryWriter {
     const records = Buffer.concat(this.written)
     const bytes = encodeIndexFile([records])
     this.stats.storedBytes += bytes.length
-    await this.backend.put(keys.index(sha256(bytes)), bytes, { ifAbsent: true })
+    const key = keys.index(sha256(bytes))
+    await this.backend.put(key, bytes, { ifAbsent: true })
+    this.onIndexWritten(key)
     this.index.addRecords(records, 'of this session')
     this.written.length = 0
   }

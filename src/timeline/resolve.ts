@@ -45,6 +45,8 @@ export async function resolvePoint(
   const snapshot = [...g.snapshots].reverse().find((s) => s.time <= at)!
   let best: Boundary = { seq: snapshot.seq!, time: snapshot.time }
   for (const seg of coveringSegments(g, snapshot.seq!, range.toSeq!)) {
+    // A segment without a proven boundary (a stretch read in pieces) proves nothing by itself.
+    if (seg.lastTime === 0) continue
     if (seg.firstTime > at) break
     if (seg.lastTime <= at) {
       best = { seq: seg.last, time: seg.lastTime }

@@ -100,7 +100,7 @@ export function openSqliteCapture(path: string, busyTimeoutMs: number): Capture 
         if (!isInstalled()) return undefined
         const generation = info('generation') ?? ''
         const seq = currentSeq()
-        return { generation, boundary: { seq, time: Date.now() } }
+        return { generation, boundary: { seq, time: provenNow() } }
       } finally {
         if (db.inTransaction) db.exec('COMMIT')
       }
@@ -112,7 +112,7 @@ export function openSqliteCapture(path: string, busyTimeoutMs: number): Capture 
       lastDataVersion = version
       if (!isInstalled()) return undefined
       const seq = currentSeq()
-      return { seq, time: Date.now() } satisfies Boundary
+      return { seq, time: provenNow() } satisfies Boundary
     },
 
     async read(generation, after, limit) {
@@ -120,7 +120,7 @@ export function openSqliteCapture(path: string, busyTimeoutMs: number): Capture 
       try {
         const installed = isInstalled()
         const found = installed ? info('generation') : undefined
-        const time = Date.now()
+        const time = provenNow()
         if (!installed || found !== generation) {
           const detail = installed
             ? `the database's capture generation is ${found}, not ${generation}: it was reinstalled or the file replaced`
@@ -147,6 +147,11 @@ export function openSqliteCapture(path: string, busyTimeoutMs: number): Capture 
           .prepare(`SELECT * FROM ${changelog} WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?`)
           .raw(true)
           .all(after, seq, limit) as Value[][]
+        const hole = rows.findIndex((r, i) => Number(r[0]) !== expected + i)
+        if (hole >= 0) {
+          const detail = `changes ${expected + hole} to ${Number(rows[hole]![0]) - 1} are missing from ${changelog}`
+          return { state, boundary: { seq, time }, changes: [], broken: { reason: 'gap', detail } }
+        }
         const tables = tablesOf(generation)
         return { state, boundary: { seq, time }, changes: rows.map((r) => toChange(r, tables)) } satisfies CaptureRead
       } finally {
@@ -176,6 +181,14 @@ export function openSqliteCapture(path: string, busyTimeoutMs: number): Capture 
 
 function broken(generation: string, time: number, reason: 'reinstalled', detail: string): CaptureRead {
   return { state: { generation, seq: 0 }, boundary: { seq: 0, time }, changes: [], broken: { reason, detail } }
+}
+
+/**
+ * The time of a boundary proven now: Date.now() rounds down, and a commit a fraction of a
+ * millisecond ago must not look later than its boundary.
+ */
+export function provenNow(): number {
+  return Date.now() + 1
 }
 
 /** Generation ids sort by the time they began. */

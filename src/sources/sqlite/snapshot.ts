@@ -2,6 +2,7 @@ import { open } from 'node:fs/promises'
 import Database from 'better-sqlite3'
 import { InternalError } from '../../errors.js'
 import type { NamedStream, SourceImage, TableInfo } from '../source.js'
+import { provenNow } from './capture.js'
 import { listUserTables, quoteIdent } from './schema.js'
 import { captureInfo, changelog } from './triggers.js'
 import { checkFrame, readWalIndex, type WalIndex, walFrameHeaderSize } from './wal.js'
@@ -44,7 +45,7 @@ export async function snapshotSqlite(path: string, busyTimeoutMs: number): Promi
     const pageSize = Number(reader.pragma('page_size', { simple: true }))
     const pageCount = Number(reader.pragma('page_count', { simple: true }))
     const tables = countRows(reader)
-    const position = { time: new Date().toISOString(), ...capturePosition(reader) }
+    const position = { time: new Date(provenNow()).toISOString(), ...capturePosition(reader) }
     const stream: NamedStream = {
       name: 'main',
       chunking: { kind: 'pages', pageSize },
