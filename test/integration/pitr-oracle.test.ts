@@ -38,8 +38,11 @@ import { tempDir } from '../support/tmp.js'
 
 const seed = Number(process.env.DRKIT_TEST_SEED ?? 20260301)
 const rounds = 24
-/** Half of each quiet period: no commit for this long before the recorded moment, nor after it. */
-const quietHalfMs = 75
+/**
+ * Half of each quiet period: no commit for this long before the recorded moment, nor after it.
+ * Generous, so that the agent's 20 ms polls prove a boundary in it even on a loaded machine.
+ */
+const quietHalfMs = 250
 
 interface QuietMoment {
   at: number
