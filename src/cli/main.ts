@@ -22,6 +22,8 @@ const commands: Record<string, () => Promise<Command>> = {
   verify: () => import('./commands/verify.js').then((m) => m.default),
   capture: () => import('./commands/capture.js').then((m) => m.default),
   demo: () => import('./commands/demo.js').then((m) => m.default),
+  export: () => import('./commands/export.js').then((m) => m.default),
+  import: () => import('./commands/import.js').then((m) => m.default),
 }
 
 const globalOptions: Options = {

@@ -3,11 +3,15 @@
  * line in `sources` below. Sources know nothing of the repository: they produce and
  * consume streams, and ops/ carries those to and from the repository.
  */
+import { files } from './files/index.js'
+import { redis } from './redis/index.js'
 import type { SourceDefinition } from './source.js'
 import { sqlite } from './sqlite/index.js'
 
 export const sources = {
   sqlite,
+  files,
+  redis,
 } satisfies Record<string, SourceDefinition<unknown>>
 
 export type SourceType = keyof typeof sources

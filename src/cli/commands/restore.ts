@@ -41,7 +41,8 @@ const command: Command = {
       out.info(`restoring ${resource} into ${target}…`)
       const result = await restore(ctx, {
         resource,
-        target: resolve(target),
+        // A path is taken relative to where the user is; a URL (redis://, postgres://) as it is.
+        target: /^[a-z][a-z0-9+.-]*:\/\//i.test(target) ? target : resolve(target),
         snapshot: stringFlag(values.snapshot),
         at: typeof values.at === 'string' ? parseMoment(values.at) : undefined,
         bookmark: stringFlag(values.bookmark),

@@ -1,0 +1,108 @@
+import { constants } from 'node:fs'
+import { type FileHandle, open, stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { NamedStream, SourceImage, TableInfo } from '../source.js'
+import type { PathMatcher } from './pattern.js'
+import { fileStreamName, formatTreeLine } from './tree.js'
+import { cannotRead, isGone, type WalkedEntry, type WalkReport, walkTree } from './walk.js'
+
+/** Files are read, and the listing is handed on, in blocks of up to this size. */
+const blockSize = 1024 * 1024
+/** At most this many changed paths are named in the snapshot's details; the count is always exact. */
+export const maxChangedPaths = 100
+
+/**
+ * An image of a directory tree: first the listing (stream `tree`), then one `cdc` stream
+ * per regular file in listing order (`file:<path>`). One stream per file means an unchanged
+ * file stores nothing at all, whatever its neighbours do, and an insertion in a large file
+ * stores about one chunk.
+ *
+ * A tree being written to is imaged best effort, file by file: each file is read up to the
+ * size the walk saw, and a file whose size, mtime or inode differs after the read (or that
+ * vanished) is counted in `details.changedFiles` and named in `details.changedPaths`. The
+ * counts in `details` and `tables` are filled in as the streams are consumed.
+ */
+export async function snapshotFiles(root: string, excluded: PathMatcher): Promise<SourceImage> {
+  const time = new Date().toISOString()
+  const rootStat = await stat(root, { bigint: true })
+  const details = { files: 0, dirs: 0, symlinks: 0, bytes: 0, changedFiles: 0, changedPaths: '[]', skipped: 0 }
+  const tables: TableInfo[] = [{ name: 'files', rows: 0 }]
+  const report: WalkReport = { vanished: [], skipped: [] }
+  const files: WalkedEntry[] = []
+  const changed: string[] = []
+  const noteChanged = (path: string) => {
+    changed.push(path)
+    details.changedFiles = changed.length
+    details.changedPaths = JSON.stringify(changed.slice(0, maxChangedPaths))
+  }
+
+  async function* listing(): AsyncIterable<Uint8Array> {
+    let block = formatTreeLine({ drkitTree: 1, mode: Number(rootStat.mode & 0o7777n), mtimeNs: `${rootStat.mtimeNs}` })
+    for await (const entry of walkTree(root, excluded, report)) {
+      const { ino: _, ...listed } = entry
+      block += formatTreeLine(listed)
+      tables[0]!.rows++
+      if (entry.type === 'file') {
+        files.push(entry)
+        details.files++
+      } else if (entry.type === 'dir') details.dirs++
+      else details.symlinks++
+      if (block.length >= blockSize) {
+        yield Buffer.from(block)
+        block = ''
+      }
+    }
+    if (block.length > 0) yield Buffer.from(block)
+    details.skipped = report.skipped.length
+    for (const path of report.vanished) noteChanged(path)
+  }
+
+  async function* streams(): AsyncIterable<NamedStream> {
+    yield { name: 'tree', chunking: { kind: 'cdc' }, data: listing() }
+    // The listing is consumed to its end before this point: `files` is complete.
+    for (const file of files) {
+      yield { name: fileStreamName(file.path), chunking: { kind: 'cdc' }, data: readFile(root, file, noteChanged) }
+    }
+  }
+
+  return { position: { time }, tables, details, streams: streams() }
+}
+
+/** A regular file's bytes, up to the size the walk saw; changes while reading are noted, not hidden. */
+async function* readFile(root: string, file: WalkedEntry, noteChanged: (path: string) => void) {
+  const abs = join(root, file.path)
+  let handle: FileHandle
+  try {
+    // O_NOFOLLOW: a file replaced by a symlink since the walk is not followed out of the tree;
+    // O_NONBLOCK: one replaced by a FIFO does not hang the snapshot.
+    handle = await open(abs, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
+  } catch (err) {
+    if (!isGone(err) && (err as NodeJS.ErrnoException).code !== 'ELOOP') throw cannotRead(abs, err)
+    noteChanged(file.path)
+    return
+  }
+  try {
+    const before = await handle.stat({ bigint: true })
+    if (!before.isFile()) {
+      noteChanged(file.path)
+      return
+    }
+    let read = 0
+    while (read < file.size) {
+      const buf = Buffer.allocUnsafe(Math.min(blockSize, file.size - read))
+      const { bytesRead } = await handle.read(buf, 0, buf.length, read)
+      if (bytesRead === 0) break
+      read += bytesRead
+      yield buf.subarray(0, bytesRead)
+    }
+    const after = await handle.stat({ bigint: true })
+    const same =
+      read === file.size &&
+      after.size === BigInt(file.size) &&
+      `${after.mtimeNs}` === file.mtimeNs &&
+      after.ino === file.ino
+    if (!same) noteChanged(file.path)
+  } finally {
+    await handle.close()
+  }
+}

@@ -1,0 +1,81 @@
+import { lstat, readdir, readlink } from 'node:fs/promises'
+import { join } from 'node:path'
+import { DrkitError } from '../../errors.js'
+import type { PathMatcher } from './pattern.js'
+import type { TreeEntry } from './tree.js'
+
+/** A walked entry: the listing's fields, plus what tells a file that changed while it was read. */
+export interface WalkedEntry extends TreeEntry {
+  ino: bigint
+}
+
+export interface WalkReport {
+  /** Entries that vanished between listing their directory and reading them. */
+  vanished: string[]
+  /** Sockets, FIFOs and devices: not stored. */
+  skipped: string[]
+}
+
+/**
+ * The tree under root, depth first, a directory before its contents, names sorted (by
+ * UTF-16 code units) so that the same tree always lists the same way. Symlinks are listed,
+ * never followed. Excluded paths, and everything under an excluded directory, are left out.
+ */
+export async function* walkTree(
+  root: string,
+  excluded: PathMatcher,
+  report: WalkReport,
+  dir = '',
+): AsyncGenerator<WalkedEntry> {
+  let names: string[]
+  try {
+    names = (await readdir(join(root, dir))).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+  } catch (err) {
+    if (dir !== '' && isGone(err)) {
+      report.vanished.push(dir)
+      return
+    }
+    throw cannotRead(join(root, dir), err)
+  }
+  for (const name of names) {
+    const path = dir === '' ? name : `${dir}/${name}`
+    if (excluded(path)) continue
+    const abs = join(root, path)
+    let st: Awaited<ReturnType<typeof lstatNs>>
+    let target: string | undefined
+    try {
+      st = await lstatNs(abs)
+      if (st.isSymbolicLink()) target = await readlink(abs)
+    } catch (err) {
+      if (!isGone(err)) throw cannotRead(abs, err)
+      report.vanished.push(path)
+      continue
+    }
+    const type = st.isDirectory() ? 'dir' : st.isFile() ? 'file' : st.isSymbolicLink() ? 'symlink' : undefined
+    if (!type) {
+      report.skipped.push(path)
+      continue
+    }
+    const mode = Number(st.mode & 0o7777n)
+    const size = type === 'file' ? Number(st.size) : 0
+    yield { path, type, mode, mtimeNs: st.mtimeNs.toString(), size, ino: st.ino, ...(target ? { target } : {}) }
+    if (type === 'dir') yield* walkTree(root, excluded, report, path)
+  }
+}
+
+export function lstatNs(path: string) {
+  return lstat(path, { bigint: true })
+}
+
+export function isGone(err: unknown): boolean {
+  return ['ENOENT', 'ENOTDIR'].includes((err as NodeJS.ErrnoException).code ?? '')
+}
+
+export function cannotRead(path: string, cause: unknown): DrkitError {
+  const code = (cause as NodeJS.ErrnoException).code
+  return new DrkitError(
+    `cannot read ${path}${code ? ` (${code})` : ''}`,
+    code === 'EACCES' ? 'Run drkit as a user that can read the whole tree, or exclude this path.' : undefined,
+    { cause },
+  )
+}

@@ -1,0 +1,208 @@
+import { IntegrityError } from '../../errors.js'
+
+/**
+ * The record format of a Redis image: a header, then one length-prefixed binary record per
+ * key (type, key, absolute expiry, value). Everything is bytes with explicit lengths, so
+ * binary keys and values survive; see docs/REDIS.md.
+ */
+export const header = Buffer.from('DRKREDIS\x01', 'latin1')
+export const formatName = 'drkit-redis-records/1'
+
+export interface StreamEntry {
+  id: string
+  fields: [Buffer, Buffer][]
+}
+
+export type RedisValue =
+  | { type: 'string'; value: Buffer }
+  | { type: 'hash'; value: [Buffer, Buffer][] }
+  | { type: 'list' | 'set'; value: Buffer[] }
+  /** Scores as Redis prints them ("1.5", "inf"), so that they survive exactly. */
+  | { type: 'zset'; value: [Buffer, string][] }
+  | { type: 'stream'; value: { lastId: string; entries: StreamEntry[] } }
+
+export type RedisType = RedisValue['type']
+export const redisTypes: RedisType[] = ['string', 'hash', 'list', 'set', 'zset', 'stream']
+
+/** One key: `expireAt` is an absolute time in ms since the epoch, or null for no expiry. */
+export type KeyRecord = { key: Buffer; expireAt: number | null } & RedisValue
+
+class Writer {
+  parts: Buffer[] = []
+  u32(n: number) {
+    const b = Buffer.alloc(4)
+    b.writeUInt32BE(n)
+    this.parts.push(b)
+  }
+  f64(n: number) {
+    const b = Buffer.alloc(8)
+    b.writeDoubleBE(n)
+    this.parts.push(b)
+  }
+  bytes(data: Buffer | string) {
+    const b = typeof data === 'string' ? Buffer.from(data, 'utf8') : data
+    this.u32(b.length)
+    this.parts.push(b)
+  }
+  pair(a: Buffer | string, b: Buffer | string) {
+    this.bytes(a)
+    this.bytes(b)
+  }
+}
+
+/** The record's body (without the length prefix): also the canonical form fingerprints hash. */
+export function encodeBody(r: KeyRecord): Buffer {
+  const w = new Writer()
+  w.parts.push(Buffer.of(redisTypes.indexOf(r.type)))
+  w.bytes(r.key)
+  w.f64(r.expireAt ?? -1)
+  switch (r.type) {
+    case 'string':
+      w.bytes(r.value)
+      break
+    case 'hash':
+      w.u32(r.value.length)
+      for (const [f, v] of r.value) w.pair(f, v)
+      break
+    case 'list':
+    case 'set':
+      w.u32(r.value.length)
+      for (const m of r.value) w.bytes(m)
+      break
+    case 'zset':
+      w.u32(r.value.length)
+      for (const [m, s] of r.value) w.pair(m, s)
+      break
+    case 'stream':
+      w.bytes(r.value.lastId)
+      w.u32(r.value.entries.length)
+      for (const e of r.value.entries) {
+        w.bytes(e.id)
+        w.u32(e.fields.length)
+        for (const [f, v] of e.fields) w.pair(f, v)
+      }
+      break
+  }
+  return Buffer.concat(w.parts)
+}
+
+export function encodeRecord(r: KeyRecord): Buffer {
+  const body = encodeBody(r)
+  const prefix = Buffer.alloc(8)
+  prefix.writeBigUInt64BE(BigInt(body.length))
+  return Buffer.concat([prefix, body])
+}
+
+class Reader {
+  at = 0
+  constructor(readonly buf: Buffer) {}
+  u32() {
+    this.at += 4
+    return this.buf.readUInt32BE(this.at - 4)
+  }
+  f64() {
+    this.at += 8
+    return this.buf.readDoubleBE(this.at - 8)
+  }
+  bytes() {
+    const n = this.u32()
+    if (this.at + n > this.buf.length) throw new RangeError('length beyond the record')
+    this.at += n
+    return this.buf.subarray(this.at - n, this.at)
+  }
+  text() {
+    return this.bytes().toString('utf8')
+  }
+  many<T>(read: () => T): T[] {
+    const n = this.u32()
+    const out: T[] = []
+    for (let i = 0; i < n; i++) out.push(read())
+    return out
+  }
+}
+
+function decodeBody(buf: Buffer): KeyRecord {
+  const r = new Reader(buf)
+  const type = redisTypes[buf.readUInt8(0)]
+  r.at = 1
+  const key = r.bytes()
+  const at = r.f64()
+  const expireAt = at < 0 ? null : at
+  const pair = (): [Buffer, Buffer] => [r.bytes(), r.bytes()]
+  switch (type) {
+    case 'string':
+      return { type, key, expireAt, value: r.bytes() }
+    case 'hash':
+      return { type, key, expireAt, value: r.many(pair) }
+    case 'list':
+    case 'set':
+      return { type, key, expireAt, value: r.many(() => r.bytes()) }
+    case 'zset':
+      return { type, key, expireAt, value: r.many((): [Buffer, string] => [r.bytes(), r.text()]) }
+    case 'stream': {
+      const lastId = r.text()
+      const entries = r.many(() => ({ id: r.text(), fields: r.many(pair) }))
+      return { type, key, expireAt, value: { lastId, entries } }
+    }
+    default:
+      throw new RangeError(`unknown type code ${buf.readUInt8(0)}`)
+  }
+}
+
+/** Bytes arriving in chunks, taken from the front without copying more than a record. */
+class ByteQueue {
+  private chunks: Buffer[] = []
+  length = 0
+  push(chunk: Uint8Array) {
+    this.chunks.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength))
+    this.length += chunk.byteLength
+  }
+  take(n: number): Buffer {
+    const out = Buffer.allocUnsafe(n)
+    let filled = 0
+    while (filled < n) {
+      const head = this.chunks[0]!
+      const used = Math.min(head.length, n - filled)
+      head.copy(out, filled, 0, used)
+      filled += used
+      if (used === head.length) this.chunks.shift()
+      else this.chunks[0] = head.subarray(used)
+    }
+    this.length -= n
+    return out
+  }
+}
+
+/** The records of an image stream, one at a time; IntegrityError when the bytes are not records. */
+export async function* decodeRecords(data: AsyncIterable<Uint8Array>, context: string): AsyncIterable<KeyRecord> {
+  const it = data[Symbol.asyncIterator]()
+  const queue = new ByteQueue()
+  let index = 0
+  const damaged = (why: string) => new IntegrityError(`${context}: record ${index} is damaged (${why})`)
+  /** Reads until the queue holds n bytes; false at the end of the stream. */
+  const fill = async (n: number) => {
+    while (queue.length < n) {
+      const r = await it.next()
+      if (r.done) return false
+      queue.push(r.value)
+    }
+    return true
+  }
+  if (!(await fill(header.length)) || !queue.take(header.length).equals(header)) {
+    throw new IntegrityError(`${context} is not a drkit Redis image`)
+  }
+  while (await fill(1)) {
+    if (!(await fill(8))) throw damaged('the stream ends inside it')
+    const size = Number(queue.take(8).readBigUInt64BE())
+    if (!(await fill(size))) throw damaged('the stream ends inside it')
+    let record: KeyRecord
+    try {
+      record = decodeBody(queue.take(size))
+    } catch (err) {
+      if (err instanceof RangeError) throw damaged(err.message)
+      throw err
+    }
+    yield record
+    index++
+  }
+}
