@@ -29,6 +29,8 @@ let missing = 0
 for (const service of services) {
   if (await probe(service)) continue
   missing++
-  console.error(`missing: ${service.name} on 127.0.0.1:${service.port}, which the tests use.\n  to get it: ${service.fix}`)
+  console.error(
+    `missing: ${service.name} on 127.0.0.1:${service.port}, which the tests use.\n  to get it: ${service.fix}`,
+  )
 }
 process.exit(missing > 0 ? 1 : 0)
