@@ -1,46 +1,15 @@
 /**
- * The built CLI as a child process the failure tests can hold on to (to kill it, or to run
- * another beside it), and the lock files it leaves in `repo/locks/`.
+ * The lock files a drkit process leaves in `repo/locks/`; startCli (a child process the
+ * failure tests can kill, or run another beside) is re-exported from cli.ts.
  */
-import { type ChildProcess, spawn } from 'node:child_process'
+
+import { spawn } from 'node:child_process'
 import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { LockInfo } from '../../src/repository/lock.js'
-import { type CliRun, drkitBin } from './cli.js'
+import type { RunningCli } from './cli.js'
 
-export interface RunningCli {
-  child: ChildProcess
-  pid: number
-  /** Resolves when the process has exited and its output is collected. */
-  done: Promise<CliRun>
-  /** stderr so far. */
-  stderr(): string
-}
-
-/** Starts `drkit ...args` in cwd; the pid is drkit's own (node runs the binary directly, no shell). */
-export function startCli(args: string[], opts: { cwd: string; env?: Record<string, string> }): RunningCli {
-  const child = spawn(process.execPath, [drkitBin, ...args], {
-    cwd: opts.cwd,
-    env: { ...process.env, ...opts.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let stdout = ''
-  let stderr = ''
-  child.stdout!.on('data', (d) => {
-    stdout += d
-  })
-  child.stderr!.on('data', (d) => {
-    stderr += d
-  })
-  const done = new Promise<CliRun>((resolve, reject) => {
-    child.on('error', reject)
-    child.on('close', (code, signal) =>
-      resolve({ code, signal, stdout, stderr, json: <T>() => JSON.parse(stdout) as T }),
-    )
-  })
-  if (child.pid === undefined) throw new Error(`could not start ${drkitBin}`)
-  return { child, pid: child.pid, done, stderr: () => stderr }
-}
+export { type RunningCli, startCli } from './cli.js'
 
 /** Lock files in repo/locks (not unfinished `.tmp-` puts), with their content when readable. */
 export async function readLocks(repo: string): Promise<{ name: string; info: LockInfo | undefined }[]> {
