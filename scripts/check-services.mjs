@@ -1,4 +1,5 @@
 // The tests run against real servers on this machine; say exactly what is missing and how to get it.
+import { spawnSync } from 'node:child_process'
 import { connect } from 'node:net'
 
 const services = [
@@ -31,6 +32,12 @@ for (const service of services) {
   missing++
   console.error(
     `missing: ${service.name} on 127.0.0.1:${service.port}, which the tests use.\n  to get it: ${service.fix}`,
+  )
+}
+if (spawnSync('sqlite3', ['-version']).status !== 0) {
+  missing++
+  console.error(
+    'missing: the sqlite3 command, which the round-trip tests compare dumps with.\n  to get it: apt-get install sqlite3',
   )
 }
 process.exit(missing > 0 ? 1 : 0)
