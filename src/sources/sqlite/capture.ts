@@ -193,10 +193,8 @@ export function provenNow(): number {
 
 /** Generation ids sort by the time they began. */
 function newGeneration(): string {
-  const stamp = new Date()
-    .toISOString()
-    .replace(/[-:]/g, '')
-    .replace(/\.\d+Z$/, 'Z')
+  // Milliseconds included: two generations can begin within one second (a gap, then a schema change).
+  const stamp = new Date().toISOString().replace(/[-:]/g, '')
   return `${stamp}-${randomBytes(3).toString('hex')}`
 }
 
