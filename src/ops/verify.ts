@@ -1,9 +1,10 @@
 import { IntegrityError } from '../errors.js'
 import { keys } from '../repository/format.js'
+import { openFrames } from '../repository/frames.js'
 import { sha256 } from '../repository/hash.js'
 import type { Repository, Snapshot } from '../repository/index.js'
 import { shortId } from '../repository/index.js'
-import { openBlob, openFrame, readPackEntries } from '../repository/pack.js'
+import { readPackEntries } from '../repository/pack.js'
 import type { BlobLocation } from '../repository/pack-index.js'
 import type { OpsContext } from './context.js'
 
@@ -134,29 +135,20 @@ function checkPack(
   packId: string,
   blobs: { id: string; at: BlobLocation }[],
 ): { problem?: string; badBlobs: string[] } {
-  const where = `pack ${packId.slice(0, 12)}`
-  const badBlobs: string[] = []
+  // The same decoding and hash checks as a restore's (frames.js), on the whole pack at once.
   const frames = new Map<number, { id: string; at: BlobLocation }[]>()
   for (const blob of blobs) frames.set(blob.at.offset, [...(frames.get(blob.at.offset) ?? []), blob])
-  for (const [offset, inFrame] of frames) {
-    const length = inFrame[0]!.at.length
-    let plain: Uint8Array | undefined
-    try {
-      if (offset + length > bytes.length) throw new IntegrityError(`${where} is truncated`)
-      plain = openFrame(bytes.subarray(offset, offset + length), where)
-    } catch (err) {
-      if (!(err instanceof IntegrityError)) throw err
-    }
-    for (const { id, at } of inFrame) {
-      try {
-        if (!plain) throw new IntegrityError(`${where}: frame at ${offset} is damaged`)
-        openBlob(plain, at, id, where)
-      } catch (err) {
-        if (!(err instanceof IntegrityError)) throw err
-        badBlobs.push(id)
-      }
-    }
-  }
+  const inPack = [...frames].filter(([offset, b]) => offset + b[0]!.at.length <= bytes.length)
+  const specs = inPack.map(([offset, b]) => ({
+    start: offset,
+    length: b[0]!.at.length,
+    blobs: b.map(({ id, at }) => ({ id, inner: at.inner, rawLength: at.rawLength })),
+  }))
+  const opened = openFrames(bytes, specs, `pack ${packId.slice(0, 12)}`).blobs
+  const checked = inPack.flatMap(([, b]) => b.map(({ id }) => id))
+  const badBlobs = checked.filter((_, i) => typeof opened[i] === 'string')
+  // Blobs whose frame lies past the end of a truncated pack.
+  for (const [offset, b] of frames) if (offset + b[0]!.at.length > bytes.length) badBlobs.push(...b.map((x) => x.id))
   const problems: string[] = []
   if (sha256(bytes) !== packId) problems.push('does not match its hash')
   try {

@@ -1,5 +1,4 @@
 import { IntegrityError } from '../errors.js'
-import { decode } from './compress.js'
 import { sha256 } from './hash.js'
 
 /**
@@ -151,21 +150,4 @@ export function readPackEntries(pack: Uint8Array, packId: string): PackEntry[] {
   const entries: PackEntry[] = []
   for (let i = 0; i < count; i++) entries.push(readEntry(buf, start + i * entrySize))
   return entries
-}
-
-/** Decodes a frame read from a pack. */
-export function openFrame(stored: Uint8Array, where: string): Uint8Array {
-  return decode(stored, `a frame of ${where}`)
-}
-
-/** Takes one blob out of its decoded frame and checks that its plaintext hashes to its id. */
-export function openBlob(frame: Uint8Array, at: { inner: number; rawLength: number }, id: string, where: string) {
-  if (at.inner + at.rawLength > frame.length) {
-    throw new IntegrityError(`chunk ${id.slice(0, 12)} in ${where} lies outside its frame: the stored data is damaged`)
-  }
-  const plain = frame.subarray(at.inner, at.inner + at.rawLength)
-  if (sha256(plain) !== id) {
-    throw new IntegrityError(`chunk ${id.slice(0, 12)} in ${where} does not match its hash: the stored data is damaged`)
-  }
-  return plain
 }
