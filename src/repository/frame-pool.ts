@@ -22,6 +22,7 @@ export class FramePool {
   }
 
   private constructor() {
+    // One worker per core, at most four; DRKIT_WORKERS overrides it (one uses less memory, runs slower).
     const size = Number(process.env.DRKIT_WORKERS) || Math.max(1, Math.min(4, availableParallelism()))
     for (let i = 0; i < size; i++) {
       // A small young generation makes the worker free each frame's buffers soon after use.
