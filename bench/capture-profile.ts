@@ -8,23 +8,7 @@
  */
 import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-
-interface CallFrame {
-  functionName: string
-  url: string
-}
-
-interface ProfileNode {
-  id: number
-  callFrame: CallFrame
-  children?: number[]
-}
-
-interface CpuProfile {
-  nodes: ProfileNode[]
-  samples: number[]
-  timeDeltas: number[]
-}
+import type { CallFrame, CpuProfile } from './profile.js'
 
 export type ReplayPart = 'decode' | 'apply' | 'iterate' | 'image' | 'gc' | 'idle' | 'other'
 

@@ -21,7 +21,6 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { copyFile, mkdir, open, readFile, rm, stat, writeFile } from 'node:fs/promises'
-import { availableParallelism, cpus, release, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -54,7 +53,7 @@ import {
   type Workload,
 } from './capture-workload.js'
 import type { WriterRecord } from './capture-writer.js'
-import { check, dirBytes, gnuTime, rotate, run, syncDisks } from './measure.js'
+import { check, dirBytes, drkitVersion, gnuTime, machine, rotate, run, syncDisks } from './measure.js'
 import { summarizeProfile } from './profile.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '')
@@ -623,20 +622,6 @@ async function runReplay(opts: Options, pristine: string, runDir: string): Promi
 
 // ---------------------------------------------------------------------------------------
 
-async function machine(): Promise<string> {
-  const mem = `${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM`
-  const cpu = cpus()[0]?.model.trim() ?? 'unknown CPU'
-  return `${availableParallelism()} cores (nproc), ${mem}, ${cpu}, Linux ${release()}`
-}
-
-async function drkitVersion(): Promise<string> {
-  const pkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { version: string }
-  const head = await run(['git', 'rev-parse', '--short', 'HEAD'], { cwd: root })
-  const dirty = await run(['git', 'status', '--porcelain', '--', 'src'], { cwd: root })
-  const commit = head.code === 0 ? ` at ${head.stdout.trim()}` : ''
-  return `drkit ${pkg.version}${commit}${dirty.stdout.trim() ? ' (with uncommitted changes in src/)' : ''}`
-}
-
 async function main(): Promise<number> {
   let opts: Options
   try {
@@ -693,8 +678,8 @@ async function main(): Promise<number> {
       info: {
         command,
         date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
-        machine: await machine(),
-        versions: `${await drkitVersion()} (SQLite ${sqliteLib} via better-sqlite3), Node ${process.version}`,
+        machine: machine(),
+        versions: `${await drkitVersion(root)} (SQLite ${sqliteLib} via better-sqlite3), Node ${process.version}`,
         seconds: opts.seconds,
         reps: opts.reps,
         restoreReps: opts.restoreReps,

@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import { lstat, readdir, readFile, rm } from 'node:fs/promises'
+import { availableParallelism, cpus, release, totalmem } from 'node:os'
 import { join } from 'node:path'
 
 export const gnuTime = '/usr/bin/time'
@@ -111,4 +112,20 @@ export function median(values: number[]): number {
 export function rotate<T>(items: readonly T[], n: number): T[] {
   const k = n % items.length
   return [...items.slice(k), ...items.slice(0, k)]
+}
+
+/** The machine a benchmark ran on, for its report. */
+export function machine(): string {
+  const mem = `${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM`
+  const cpu = cpus()[0]?.model.trim() ?? 'unknown CPU'
+  return `${availableParallelism()} cores (nproc), ${mem}, ${cpu}, Linux ${release()}`
+}
+
+/** drkit's version and commit in the checkout at root, saying when src/ has uncommitted changes. */
+export async function drkitVersion(root: string): Promise<string> {
+  const pkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { version: string }
+  const head = await run(['git', 'rev-parse', '--short', 'HEAD'], { cwd: root })
+  const dirty = await run(['git', 'status', '--porcelain', '--', 'src'], { cwd: root })
+  const commit = head.code === 0 ? ` at ${head.stdout.trim()}` : ''
+  return `drkit ${pkg.version}${commit}${dirty.stdout.trim() ? ' (with uncommitted changes in src/)' : ''}`
 }

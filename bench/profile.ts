@@ -4,19 +4,19 @@
  */
 import { readFile } from 'node:fs/promises'
 
-interface CallFrame {
+export interface CallFrame {
   functionName: string
   url: string
   lineNumber: number
 }
 
-interface ProfileNode {
+export interface ProfileNode {
   id: number
   callFrame: CallFrame
   children?: number[]
 }
 
-interface CpuProfile {
+export interface CpuProfile {
   nodes: ProfileNode[]
   samples: number[]
   timeDeltas: number[]

@@ -7,14 +7,24 @@
  * Usage: npm run bench -- [--size 1G] [--reps 3] [--seed 42] [--write] [--keep] [--profile]
  */
 import { existsSync } from 'node:fs'
-import { copyFile, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
-import { availableParallelism, cpus, release, totalmem } from 'node:os'
+import { copyFile, mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import Database from 'better-sqlite3'
 import { ensureDatabase, generatorVersion, type UpdateResult, updateRows } from './generate.js'
-import { check, dirBytes, type Measured, measure, rotate, run, sha256File, syncDisks } from './measure.js'
+import {
+  check,
+  dirBytes,
+  drkitVersion,
+  type Measured,
+  machine,
+  measure,
+  rotate,
+  run,
+  sha256File,
+  syncDisks,
+} from './measure.js'
 import { type ProfileSummary, summarizeProfile } from './profile.js'
 import { bytes, type RepResult, renderResults, type Sample, writeResults } from './report.js'
 
@@ -86,20 +96,6 @@ async function checkTools(): Promise<{ restic: string; sqlite3: string }> {
   }
   if (!existsSync(join(root, 'dist', 'cli', 'main.js'))) throw new Error('drkit is not built: run `npm run build`')
   return { restic: restic.split(' ').slice(0, 2).join(' '), sqlite3: `sqlite3 ${sqlite3.split(' ')[0]}` }
-}
-
-async function machine(): Promise<string> {
-  const mem = `${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM`
-  const cpu = cpus()[0]?.model.trim() ?? 'unknown CPU'
-  return `${availableParallelism()} cores (nproc), ${mem}, ${cpu}, Linux ${release()}`
-}
-
-async function drkitVersion(): Promise<string> {
-  const pkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { version: string }
-  const head = await run(['git', 'rev-parse', '--short', 'HEAD'], { cwd: root })
-  const dirty = await run(['git', 'status', '--porcelain', '--', 'src'], { cwd: root })
-  const commit = head.code === 0 ? ` at ${head.stdout.trim()}` : ''
-  return `drkit ${pkg.version}${commit}${dirty.stdout.trim() ? ' (with uncommitted changes in src/)' : ''}`
 }
 
 /** One folder with a drkit plan and repository, and one restic repository, both fresh. */
@@ -341,9 +337,9 @@ async function main(): Promise<number> {
       {
         command,
         date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
-        machine: await machine(),
+        machine: machine(),
         versions:
-          `${await drkitVersion()} (SQLite ${sqliteLib} via better-sqlite3), Node ${process.version}, ` +
+          `${await drkitVersion(root)} (SQLite ${sqliteLib} via better-sqlite3), Node ${process.version}, ` +
           `${versions.restic}, ${versions.sqlite3}`,
         database:
           `${bytes(db.bytes)} generated SQLite file (WAL mode, 4 KiB pages; generator v${generatorVersion}, ` +
