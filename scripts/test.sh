@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 echo "== services the tests need"
+bash scripts/setup-services.sh
 node scripts/check-services.mjs
 echo "== lint and format (biome)"
 npx biome check .
