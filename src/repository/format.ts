@@ -25,6 +25,9 @@ export const keys = {
   headPrefix: (resource: string) => `heads/${resource}/`,
   bookmark: (resource: string, name: string) => `bookmarks/${resource}/${name}`,
   bookmarkPrefix: (resource?: string) => (resource ? `bookmarks/${resource}/` : 'bookmarks/'),
+  /** Time first (colons dropped, so keys stay portable), so keys sort oldest first. */
+  evidence: (kind: string, time: string, id: string) => `evidence/${kind}/${time.replace(/[:]/g, '')}-${id}`,
+  evidencePrefix: (kind: string) => `evidence/${kind}/`,
   lock: (id: string) => `locks/${id}`,
   lockPrefix: 'locks/',
 }

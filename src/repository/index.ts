@@ -10,6 +10,7 @@ import type { Boundary } from '../model.js'
 import { type Backend, BackendError } from './backends/backend.js'
 import { type Bookmark, listBookmarks, writeBookmark } from './bookmarks.js'
 import { decodeJson } from './compress.js'
+import { type EvidenceKind, type EvidenceRecord, listEvidence, writeEvidence } from './evidence.js'
 import { defaultPackSize, formatVersion, idOfKey, keys } from './format.js'
 import { sha256 } from './hash.js'
 import { acquireLock, type Lock, type LockKind, type LockOptions } from './lock.js'
@@ -29,6 +30,7 @@ import { RepositoryWriter } from './writer.js'
 
 export type { Backend } from './backends/backend.js'
 export { type Bookmark, checkBookmarkName } from './bookmarks.js'
+export { type EvidenceKind, type EvidenceRecord, evidenceKinds } from './evidence.js'
 export type { LockInfo, LockKind } from './lock.js'
 export type { ChunkingSpec, Snapshot, SnapshotDraft, SnapshotStats, StreamRef } from './manifest.js'
 export { shortId } from './manifest.js'
@@ -203,6 +205,17 @@ export class Repository {
 
   listBookmarks(resource?: string): Promise<Bookmark[]> {
     return listBookmarks(this.backend, resource)
+  }
+
+  writeEvidence<Body>(record: Omit<EvidenceRecord<Body>, 'id'> & { id?: string }): Promise<EvidenceRecord<Body>> {
+    return writeEvidence(this.backend, record)
+  }
+
+  listEvidence<Body = unknown>(
+    kind: EvidenceKind,
+    opts?: { resource?: string; since?: Date },
+  ): Promise<EvidenceRecord<Body>[]> {
+    return listEvidence<Body>(this.backend, kind, opts)
   }
 
   async blobReader(): Promise<BlobReader> {
