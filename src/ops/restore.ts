@@ -1,7 +1,7 @@
 import { NotFoundError, PlanError } from '../errors.js'
 import type { Repository, SegmentRef, Snapshot } from '../repository/index.js'
 import { shortId } from '../repository/index.js'
-import type { StoredImage } from '../sources/index.js'
+import type { PartSelector, StoredImage } from '../sources/index.js'
 import { type PointRequest, type RestorePoint, resolvePoint } from '../timeline/index.js'
 import { readChanges } from './changes.js'
 import type { OpsContext } from './context.js'
@@ -16,8 +16,11 @@ export interface RestoreRequest {
   at?: number
   bookmark?: string
   force?: boolean
-  /** Restore only these tables; and, in the restored tables that have the columns it names, only matching rows. */
+  /** Restore only these tables (databases), keys matching these patterns (Redis) or these paths (files). */
   tables?: string[]
+  keys?: string[]
+  paths?: string[]
+  /** In the restored tables that have the columns it names, only the matching rows. */
   where?: string
   signal?: AbortSignal
 }
@@ -33,6 +36,8 @@ export interface RestoreResult {
   /** False when no capture could give the exact moment and the nearest earlier snapshot stands in. */
   exact: boolean
   durationMs: number
+  /** What was written, in the source's own units (files, keys, ...), when it counts them. */
+  counts?: Record<string, number>
 }
 
 /**
@@ -44,15 +49,22 @@ export async function restore(ctx: OpsContext, req: RestoreRequest): Promise<Res
   if ([req.snapshot, req.at, req.bookmark].filter((x) => x !== undefined).length > 1) {
     throw new PlanError('give at most one of --snapshot, --at and --bookmark')
   }
-  checkPart(req)
+  const part = checkPart(req)
   const repository = await ctx.repository()
   const started = performance.now()
   const point = await resolve(repository, req)
   const snapshot = await repository.findSnapshot(req.resource, point.snapshot)
   const source = await ctx.openSource(req.resource)
-  if ((req.tables !== undefined || req.where !== undefined) && !source.capabilities.partialRestore) {
+  const selector = source.capabilities.partialRestore
+  if ((part || req.where !== undefined) && selector !== (part?.by ?? 'tables')) {
     await source.close()
-    throw new PlanError(`${req.resource} (type ${ctx.resource(req.resource).type}) cannot restore part of itself`)
+    const type = ctx.resource(req.resource).type
+    throw new PlanError(
+      selector
+        ? `${req.resource} (type ${type}) restores part of itself by --${selector}, not --${part?.by ?? 'where'}`
+        : `${req.resource} (type ${type}) cannot restore part of itself`,
+      selector ? `Use --${selector}.` : 'Restore it whole.',
+    )
   }
   // A read lock keeps pruning out while the snapshot's data is read.
   const lock = await repository.lock(req.resource, 'read', { command: `restore ${req.resource}` })
@@ -71,8 +83,8 @@ export async function restore(ctx: OpsContext, req: RestoreRequest): Promise<Res
     const changes = replay
       ? readChanges(repository, { ...range, after: from, until: point.untilSeq! }, counter)
       : undefined
-    const { force, tables, where, signal } = req
-    const result = await source.restore(image, req.target, { force, tables, where, signal, changes })
+    const { force, where, signal } = req
+    const result = await source.restore(image, req.target, { force, tables: part?.names, where, signal, changes })
     return {
       resource: req.resource,
       snapshot,
@@ -82,6 +94,7 @@ export async function restore(ctx: OpsContext, req: RestoreRequest): Promise<Res
       changes: counter.changes,
       exact: point.exact,
       durationMs: Math.round(performance.now() - started),
+      ...(result.counts && { counts: result.counts }),
     }
   } finally {
     await lock.release()
@@ -89,10 +102,26 @@ export async function restore(ctx: OpsContext, req: RestoreRequest): Promise<Res
   }
 }
 
-/** What can be told wrong about --tables and --where before anything is read; the source checks the rest. */
-function checkPart(req: RestoreRequest): void {
-  if (req.tables !== undefined && (req.tables.length === 0 || req.tables.some((t) => t.trim() === ''))) {
-    throw new PlanError('--tables: a table name is empty', 'Name tables separated by commas: --tables users,orders.')
+const partNames: Record<PartSelector, { one: string; example: string }> = {
+  tables: { one: 'a table name', example: '--tables users,orders' },
+  keys: { one: 'a key pattern', example: "--keys 'session:*,rate:*'" },
+  paths: { one: 'a path pattern', example: "--paths 'docs/**,*.pdf'" },
+}
+
+/**
+ * Which part to restore (at most one of --tables, --keys, --paths) and what can be told
+ * wrong about it and --where before anything is read; the source checks the rest.
+ */
+function checkPart(req: RestoreRequest): { by: PartSelector; names: string[] } | undefined {
+  const given = (['tables', 'keys', 'paths'] as const).filter((by) => req[by] !== undefined)
+  if (given.length > 1) throw new PlanError(`give only one of ${given.map((by) => `--${by}`).join(' and ')}`)
+  const by = given[0]
+  const names = by && req[by]
+  if (by && names && (names.length === 0 || names.some((t) => t.trim() === ''))) {
+    throw new PlanError(
+      `--${by}: ${partNames[by].one} is empty`,
+      `Separate them with commas: ${partNames[by].example}.`,
+    )
   }
   if (req.where !== undefined && req.where.trim() === '') {
     throw new PlanError(
@@ -100,6 +129,7 @@ function checkPart(req: RestoreRequest): void {
       'Give an SQL condition such as --where "tenant_id = \'acme\'".',
     )
   }
+  return by && names ? { by, names } : undefined
 }
 
 async function resolve(repository: Repository, req: RestoreRequest): Promise<RestorePoint> {

@@ -55,7 +55,7 @@ export interface RestoreOptions {
   force?: boolean
   /** Changes to apply after the image, in order (point-in-time restores). */
   changes?: AsyncIterable<Change>
-  /** Restore only these tables (partial restore). */
+  /** Restore only these parts (partial restore): table names, key patterns or path patterns (see `PartSelector`). */
   tables?: string[]
   /** Restore only the rows that match this SQL condition, in every restored table that has the columns it names. */
   where?: string
@@ -66,11 +66,17 @@ export interface RestoreResult {
   /** Where the restore wrote, as the user would name it. */
   target: string
   bytes: number
+  /** What was written, counted in the source's own units: `{ files, directories, links }`, `{ keys, expired }`. */
+  counts?: Record<string, number>
 }
+
+/** What a partial restore selects, named as the restore flag is: tables, key patterns or path patterns. */
+export type PartSelector = 'tables' | 'keys' | 'paths'
 
 export interface SourceCapabilities {
   capture: boolean
-  partialRestore: boolean
+  /** What `restore --tables|--keys|--paths` selects for this source; false when it restores only whole. */
+  partialRestore: PartSelector | false
   exactTransactionBoundaries: boolean
 }
 

@@ -174,7 +174,7 @@ describe('files source', () => {
     try {
       await backup(ctx, 'uploads')
       const target = join(dir, 'part')
-      await restore(ctx, { resource: 'uploads', target, tables: ['a/b/**', '*.txt'] })
+      const result = await restore(ctx, { resource: 'uploads', target, paths: ['a/b/**', '*.txt'] })
       expect(Object.keys(await list(target))).toEqual([
         'a',
         'a/b',
@@ -184,8 +184,9 @@ describe('files source', () => {
         'héllo wörld/日本語.txt',
         'private.txt',
       ])
+      expect(result.counts).toEqual({ files: 3, directories: 4, links: 0 })
       await expect(
-        restore(ctx, { resource: 'uploads', target: join(dir, 'none'), tables: ['nope/**'] }),
+        restore(ctx, { resource: 'uploads', target: join(dir, 'none'), paths: ['nope/**'] }),
       ).rejects.toThrow(/no path in the snapshot matches/)
     } finally {
       await ctx.close()
@@ -288,8 +289,15 @@ describe('files source', () => {
       const forced = await runCli(['restore', 'uploads', '--to', 'busy', '--force', '--json'], { cwd: dir })
       expect(forced.code, forced.stderr).toBe(0)
       expectSameListing(await list(join(dir, 'busy')), await list(join(dir, 'data', 'uploads')))
-      const part = await runCli(['restore', 'uploads', '--to', 'part', '--tables', 'empty', '--json'], { cwd: dir })
+      const wrong = await runCli(['restore', 'uploads', '--to', 'part', '--tables', 'empty'], { cwd: dir })
+      expect(wrong.code).toBe(2)
+      expect(wrong.stderr).toContain('uploads (type files) restores part of itself by --paths, not --tables')
+      const part = await runCli(['restore', 'uploads', '--to', 'part', '--paths', 'empty', '--json'], { cwd: dir })
       expect(part.code, part.stderr).toBe(0)
+      expect(part.json<{ counts: unknown; paths: string[] }>()).toMatchObject({
+        counts: { files: 0, directories: 2, links: 0 },
+        paths: ['empty'],
+      })
       expect(Object.keys(await list(join(dir, 'part')))).toEqual(['empty', 'empty/deeper'])
     })
   })

@@ -63,8 +63,11 @@ describe('redis source', () => {
     const dir = await setup(11)
     await ok(dir, 'backup', 'cache')
 
-    // The restore command carries key patterns in --tables until it has --keys.
-    await ok(dir, 'restore', 'cache', '--to', redisUrl(13), '--tables', 'session:*')
+    const wrong = await drkit(dir, 'restore', 'cache', '--to', redisUrl(13), '--tables', 'session:*')
+    expect(wrong.code).toBe(2)
+    expect(wrong.stderr).toContain('cache (type redis) restores part of itself by --keys, not --tables')
+    const part = await ok(dir, 'restore', 'cache', '--to', redisUrl(13), '--keys', 'session:*', '--json')
+    expect(part.json<{ counts: unknown }>().counts).toMatchObject({ keys: 2 })
     expect((await dst.keys('*')).sort()).toEqual(['session:a', 'session:b'])
 
     await dst.set('str:text', 'changed since')

@@ -32,7 +32,7 @@ export const files: SourceDefinition<FilesConfig> = {
     const resolveTarget = (target: string) => resolve(ctx.baseDir, target)
     const excluded = matchAny(config.exclude ?? [])
     const source: Source = {
-      capabilities: { capture: false, partialRestore: true, exactTransactionBoundaries: false },
+      capabilities: { capture: false, partialRestore: 'paths', exactTransactionBoundaries: false },
       async snapshot() {
         await checkIsDirectory(root, ctx.resource)
         return snapshotFiles(root, excluded)

@@ -22,7 +22,7 @@ export async function restoreFiles(
   sourceRoot: string,
   opts: RestoreOptions = {},
 ): Promise<RestoreResult> {
-  if (opts.where !== undefined) throw new PlanError('--where does not apply to files: select paths with --tables')
+  if (opts.where !== undefined) throw new PlanError('--where does not apply to files: select paths with --paths')
   await checkTarget(target, sourceRoot, opts.force === true)
   const streams = image.streams[Symbol.asyncIterator]()
   const first = await streams.next()
@@ -34,6 +34,7 @@ export async function restoreFiles(
   const tolerated = changedWhileRead(image.details)
   const staging = await makeStaging(target)
   let bytes = 0
+  const counts = { files: 0, directories: 0, links: 0 }
   try {
     for (const entry of entries) {
       const path = join(staging, entry.path)
@@ -51,15 +52,18 @@ export async function restoreFiles(
           )
         }
         bytes += written
+        counts.files++
       } else if (!selected.has(entry.path)) {
       } else if (entry.type === 'dir') {
         await checkParent(staging, path)
         // Owner-writable until the end, so that a read-only directory can still be filled.
         await mkdir(path, { mode: 0o700 })
+        counts.directories++
       } else {
         await checkParent(staging, path)
         await symlink(entry.target!, path)
         await lutimes(path, seconds(entry.mtimeNs), seconds(entry.mtimeNs))
+        counts.links++
       }
     }
     if (!(await streams.next()).done) throw new IntegrityError('the snapshot has more content streams than its listing')
@@ -81,7 +85,7 @@ export async function restoreFiles(
     }
     throw err
   }
-  return { target, bytes }
+  return { target, bytes, counts }
 }
 
 /** The paths to restore: those matching a pattern (or under a matching directory), and their parents. */

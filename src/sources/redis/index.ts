@@ -8,7 +8,7 @@ import { PlanError } from '../../errors.js'
 import type { Source, SourceDefinition } from '../source.js'
 import { connectRedis, parseRedisUrl, targetUrl } from './client.js'
 import { fingerprintRedis } from './fingerprint.js'
-import { type RedisRestoreOptions, restoreRedis } from './restore.js'
+import { restoreRedis } from './restore.js'
 import { snapshotRedis } from './snapshot.js'
 
 export const redisConfig = z
@@ -49,14 +49,12 @@ export const redis: SourceDefinition<RedisConfig> = {
       }
     }
     const source: Source = {
-      // Partial restores are by key pattern (`tables` carries patterns until the CLI has --keys).
-      capabilities: { capture: false, partialRestore: true, exactTransactionBoundaries: false },
+      capabilities: { capture: false, partialRestore: 'keys', exactTransactionBoundaries: false },
       snapshot: async () => snapshotRedis(await live(), address, config.keys),
-      restore(image, target, opts: RedisRestoreOptions = {}) {
-        if (opts.where !== undefined) throw new PlanError('--where does not apply to Redis; use key patterns')
+      restore(image, target, opts = {}) {
+        if (opts.where !== undefined) throw new PlanError('--where does not apply to Redis; select keys with --keys')
         if (opts.changes) throw new PlanError('Redis has no change capture: restore a snapshot')
-        const keys = opts.keys ?? opts.tables
-        return withTarget(target, (c, to) => restoreRedis(image, c, to, { ...opts, keys }))
+        return withTarget(target, (c, to) => restoreRedis(image, c, to, { ...opts, keys: opts.tables }))
       },
       async fingerprint(of, opts) {
         if (of === 'source') return fingerprintRedis(await live(), config.keys, opts?.tables)

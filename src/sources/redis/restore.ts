@@ -43,7 +43,8 @@ export async function restoreRedis(
     }
   }
   await writer.flush()
-  return { target: `redis://${target.label}`, bytes, keys: writer.written, expired: writer.expired, skipped }
+  const counts = { keys: writer.written, expired: writer.expired, skipped }
+  return { target: `redis://${target.label}`, bytes, ...counts, counts }
 }
 
 /** RefusedError naming the database and its key count, unless it is empty or `force`. */

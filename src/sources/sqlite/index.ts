@@ -34,7 +34,7 @@ export const sqlite: SourceDefinition<SqliteConfig> = {
     let capture: Capture | undefined
     let rows: ReturnType<typeof openSqliteRows> | undefined
     const source: Source = {
-      capabilities: { capture: true, partialRestore: true, exactTransactionBoundaries: false },
+      capabilities: { capture: true, partialRestore: 'tables', exactTransactionBoundaries: false },
       get capture() {
         capture ??= openSqliteCapture(path, busyTimeoutMs)
         return capture
