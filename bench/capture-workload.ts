@@ -150,7 +150,9 @@ export function changelogBacklog(path: string): number | undefined {
   try {
     const installed = db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = '_drkit_changes'").get()
     if (!installed) return undefined
-    return Number(db.prepare('SELECT count(*) FROM _drkit_changes').pluck().get())
+    // Changes after the anchor row (the newest stored change, which stays as a marker).
+    const waiting = 'SELECT count(*) FROM _drkit_changes WHERE seq > (SELECT min(seq) FROM _drkit_changes)'
+    return Number(db.prepare(waiting).pluck().get())
   } finally {
     db.close()
   }

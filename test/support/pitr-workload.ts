@@ -569,12 +569,14 @@ export async function waitRestorable(ctx: OpsContext, at: number, resource = 'ap
   })
 }
 
-/** Rows of `_drkit_changes` in a live database (0 when capture is not installed). */
+/** Changes waiting in `_drkit_changes` of a live database (0 when capture is not installed). */
 export function changelogRows(path: string): number {
   const db = new Database(path, { readonly: true, fileMustExist: true })
   try {
     const installed = db.prepare("SELECT 1 FROM sqlite_schema WHERE name = '_drkit_changes'").get()
-    return installed ? Number(db.prepare('SELECT count(*) FROM _drkit_changes').pluck().get()) : 0
+    // The anchor row (the newest stored change, kept as a marker) is not a waiting change.
+    const waiting = 'SELECT count(*) FROM _drkit_changes WHERE seq > (SELECT min(seq) FROM _drkit_changes)'
+    return installed ? Number(db.prepare(waiting).pluck().get()) : 0
   } finally {
     db.close()
   }

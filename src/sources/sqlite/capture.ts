@@ -9,6 +9,7 @@ import {
   changelogSql,
   describeTables,
   dropCaptureObjects,
+  newestSeqSql,
   triggerSql,
 } from './triggers.js'
 
@@ -36,12 +37,7 @@ export function openSqliteCapture(path: string, busyTimeoutMs: number): Capture 
   }
   const isInstalled = () =>
     db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?").get(captureInfo) !== undefined
-  const currentSeq = (): number => {
-    const row = db.prepare('SELECT seq FROM sqlite_sequence WHERE name = ?').get(changelog) as
-      | { seq: bigint }
-      | undefined
-    return row ? Number(row.seq) : 0
-  }
+  const currentSeq = (): number => Number(db.prepare(newestSeqSql).pluck().get())
   const schemaVersion = () => Number(db.pragma('schema_version', { simple: true }))
 
   const installFresh = (): CaptureState & { installed: boolean; warnings: string[] } => {
@@ -49,7 +45,7 @@ export function openSqliteCapture(path: string, busyTimeoutMs: number): Capture 
     const { tables, skipped } = describeTables(db)
     const width = Math.max(0, ...tables.map((t) => t.columns.length))
     db.exec(`CREATE TABLE ${captureInfo} (key TEXT PRIMARY KEY, value TEXT NOT NULL)`)
-    db.exec(changelogSql(width))
+    for (const sql of changelogSql(width)) db.exec(sql)
     for (const table of tables) for (const sql of triggerSql(table)) db.exec(sql)
     const generation = newGeneration()
     const put = db.prepare(`INSERT INTO ${captureInfo} (key, value) VALUES (?, ?)`)
@@ -137,10 +133,11 @@ export function openSqliteCapture(path: string, busyTimeoutMs: number): Capture 
             broken: { reason: 'schema-change', detail: 'the schema changed' },
           }
         }
-        const oldest = db.prepare(`SELECT min(seq) AS seq FROM ${changelog}`).get() as { seq: bigint | null }
         const expected = after + 1
-        if (seq < after || (seq > after && (oldest.seq === null || Number(oldest.seq) > expected))) {
-          const detail = `changes ${expected} to ${oldest.seq === null ? seq : Number(oldest.seq) - 1} are missing from ${changelog}`
+        // The anchor (the change stored last) is kept by `acknowledge`: without it, rows were deleted by hand.
+        const anchored = db.prepare(`SELECT 1 FROM ${changelog} WHERE seq = ?`).get(after) !== undefined
+        if (seq < after || !anchored) {
+          const detail = `change ${after}, the last one stored, is gone from ${changelog}: changes after it may be missing`
           return { state, boundary: { seq, time }, changes: [], broken: { reason: 'gap', detail } }
         }
         const rows = db
@@ -160,7 +157,8 @@ export function openSqliteCapture(path: string, busyTimeoutMs: number): Capture 
     },
 
     async acknowledge(upTo) {
-      writeTransaction(() => db.prepare(`DELETE FROM ${changelog} WHERE seq <= ?`).run(upTo))
+      // The change at upTo stays as the anchor (see changelogSql).
+      writeTransaction(() => db.prepare(`DELETE FROM ${changelog} WHERE seq < ?`).run(upTo))
     },
 
     async reinstall() {

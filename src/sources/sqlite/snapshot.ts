@@ -4,7 +4,7 @@ import { InternalError } from '../../errors.js'
 import type { NamedStream, SourceImage, TableInfo } from '../source.js'
 import { provenNow } from './capture.js'
 import { listUserTables, quoteIdent } from './schema.js'
-import { captureInfo, changelog } from './triggers.js'
+import { captureInfo, newestSeqSql } from './triggers.js'
 import { checkFrame, readWalIndex, type WalIndex, walFrameHeaderSize } from './wal.js'
 
 /** Pages are read from the main file in blocks of this size. */
@@ -68,8 +68,7 @@ function capturePosition(db: Database.Database): { generation?: string; seq?: nu
   const installed = db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?").get(captureInfo)
   if (!installed) return {}
   const generation = db.prepare(`SELECT value FROM ${captureInfo} WHERE key = 'generation'`).pluck().get() as string
-  const seq = db.prepare('SELECT seq FROM sqlite_sequence WHERE name = ?').pluck().get(changelog) as number | undefined
-  return { generation, seq: seq ?? 0 }
+  return { generation, seq: Number(db.prepare(newestSeqSql).pluck().get()) }
 }
 
 function beginRead(db: Database.Database): void {

@@ -54,13 +54,23 @@ export function describeTables(db: Database.Database): { tables: CapturedTable[]
   return { tables, skipped }
 }
 
-export function changelogSql(width: number): string {
+/**
+ * The changelog, and its anchor row: the newest stored change stays in it (a row with
+ * seq 0 before the first), so new changes always number on from it without AUTOINCREMENT
+ * (whose counter update in every write costs more than a third of a single-row update),
+ * and a changelog emptied by hand is told apart from one with nothing new: the anchor is gone.
+ */
+export function changelogSql(width: number): string[] {
   const values = Array.from({ length: width }, (_, i) => `o${i}, n${i}`).join(', ')
-  return (
-    `CREATE TABLE ${changelog} (seq INTEGER PRIMARY KEY AUTOINCREMENT, time REAL NOT NULL, ` +
-    `tbl TEXT NOT NULL, op TEXT NOT NULL, old_rowid, new_rowid${width > 0 ? `, ${values}` : ''})`
-  )
+  return [
+    `CREATE TABLE ${changelog} (seq INTEGER PRIMARY KEY, time REAL NOT NULL, ` +
+      `tbl TEXT NOT NULL, op TEXT NOT NULL, old_rowid, new_rowid${width > 0 ? `, ${values}` : ''})`,
+    `INSERT INTO ${changelog} (seq, time, tbl, op) VALUES (0, julianday('now'), '', 'anchor')`,
+  ]
 }
+
+/** The newest change recorded (0 before the first). */
+export const newestSeqSql = `SELECT coalesce(max(seq), 0) FROM ${changelog}`
 
 export function triggerSql(table: CapturedTable): string[] {
   const t = quoteIdent(table.name)
