@@ -21,18 +21,23 @@ export function encodeValue(value: Value): StoredValue {
   }
 }
 
+// Tags by character code: decoding runs once per value of every replayed change.
+const tagInteger = 0x69 // i
+const tagReal = 0x72 // r
+const tagText = 0x74 // t
+const tagBytes = 0x62 // b
+
 export function decodeValue(stored: StoredValue): Value {
   if (stored === null) return null
-  const body = stored.slice(1)
-  switch (stored[0]) {
-    case 'i':
-      return BigInt(body)
-    case 'r':
-      return Number(body)
-    case 't':
-      return body
-    case 'b':
-      return Buffer.from(body, 'base64')
+  switch (stored.charCodeAt(0)) {
+    case tagInteger:
+      return BigInt(stored.slice(1))
+    case tagReal:
+      return Number(stored.slice(1))
+    case tagText:
+      return stored.slice(1)
+    case tagBytes:
+      return Buffer.from(stored.slice(1), 'base64')
     default:
       throw new Error(`unknown value tag ${JSON.stringify(stored[0])}`)
   }
@@ -52,8 +57,12 @@ export type StoredChange = [
 
 const encodeRow = (row: Row | null) =>
   row === null ? null : Object.fromEntries(Object.entries(row).map(([k, v]) => [k, encodeValue(v)]))
-const decodeRow = (row: Record<string, StoredValue> | null): Row | null =>
-  row === null ? null : Object.fromEntries(Object.entries(row).map(([k, v]) => [k, decodeValue(v)]))
+function decodeRow(row: Record<string, StoredValue> | null): Row | null {
+  if (row === null) return null
+  const decoded: Row = {}
+  for (const column in row) decoded[column] = decodeValue(row[column]!)
+  return decoded
+}
 
 export function encodeChange(c: Change): StoredChange {
   return [

@@ -18,7 +18,7 @@ export async function replayChanges(db: Database.Database, changes: AsyncIterabl
     name: string
     sql: string
   }[]
-  const statements = new Map<string, Database.Statement>()
+  const statements = new Map<string, Prepared>()
   const keys = new Map<string, string[]>()
   let count = 0
   db.exec('BEGIN')
@@ -37,35 +37,35 @@ export async function replayChanges(db: Database.Database, changes: AsyncIterabl
   return count
 }
 
+/** A statement for one table, operation and set of columns. */
+interface Prepared {
+  columns: string[]
+  statement: Database.Statement
+}
+
+/** Whether the row has exactly these columns, in this order (the common case: one statement per table and op). */
+function hasColumns(row: Row, columns: string[]): boolean {
+  let i = 0
+  for (const column in row) if (columns[i++] !== column) return false
+  return i === columns.length
+}
+
 function apply(
   db: Database.Database,
   change: Change,
-  statements: Map<string, Database.Statement>,
+  statements: Map<string, Prepared>,
   keys: Map<string, string[]>,
 ): void {
-  const t = quoteIdent(change.table)
   const byRowid = change.rowid !== undefined
   const image = (change.after ?? change.before) as Row
-  const columns = Object.keys(image)
-  const signature = `${change.op}\u0000${change.table}\u0000${columns.join('\u0000')}`
-  let statement = statements.get(signature)
   const key = byRowid ? [] : primaryKey(db, change.table, keys)
-  if (!statement) {
-    const cols = columns.map(quoteIdent)
-    const rowid = byRowid ? rowidOf(db, change.table) : ''
-    const where = byRowid ? `${rowid} = ?` : key.map((k) => `${quoteIdent(k)} = ?`).join(' AND ')
-    const sql =
-      change.op === 'insert'
-        ? `INSERT OR REPLACE INTO ${t} (${[...(byRowid ? [rowid] : []), ...cols].join(', ')}) ` +
-          `VALUES (${Array(cols.length + (byRowid ? 1 : 0))
-            .fill('?')
-            .join(', ')})`
-        : change.op === 'update'
-          ? `UPDATE OR REPLACE ${t} SET ${[...(byRowid ? [`${rowid} = ?`] : []), ...cols.map((c) => `${c} = ?`)].join(', ')} WHERE ${where}`
-          : `DELETE FROM ${t} WHERE ${where}`
-    statement = db.prepare(sql)
-    statements.set(signature, statement)
+  const planKey = `${change.op}\u0000${change.table}`
+  let prepared = statements.get(planKey)
+  if (!prepared || !hasColumns(image, prepared.columns)) {
+    prepared = prepare(db, change, image, key)
+    statements.set(planKey, prepared)
   }
+  const { columns, statement } = prepared
   const values = (row: Row | null) => columns.map((c) => bindable(row?.[c] ?? null))
   const keyOf = (row: Row | null, rowid: Value | undefined) =>
     byRowid ? [bindable(rowid ?? null)] : key.map((k) => bindable(row?.[k] ?? null))
@@ -80,6 +80,25 @@ function apply(
   } else {
     statement.run(...keyOf(change.before, change.rowid?.before))
   }
+}
+
+function prepare(db: Database.Database, change: Change, image: Row, key: string[]): Prepared {
+  const t = quoteIdent(change.table)
+  const byRowid = change.rowid !== undefined
+  const columns = Object.keys(image)
+  const cols = columns.map(quoteIdent)
+  const rowid = byRowid ? rowidOf(db, change.table) : ''
+  const where = byRowid ? `${rowid} = ?` : key.map((k) => `${quoteIdent(k)} = ?`).join(' AND ')
+  const sql =
+    change.op === 'insert'
+      ? `INSERT OR REPLACE INTO ${t} (${[...(byRowid ? [rowid] : []), ...cols].join(', ')}) ` +
+        `VALUES (${Array(cols.length + (byRowid ? 1 : 0))
+          .fill('?')
+          .join(', ')})`
+      : change.op === 'update'
+        ? `UPDATE OR REPLACE ${t} SET ${[...(byRowid ? [`${rowid} = ?`] : []), ...cols.map((c) => `${c} = ?`)].join(', ')} WHERE ${where}`
+        : `DELETE FROM ${t} WHERE ${where}`
+  return { columns, statement: db.prepare(sql) }
 }
 
 function rowidOf(db: Database.Database, table: string): string {
