@@ -4,7 +4,7 @@
  * the rows, restore, and peak memory. Prints a markdown table of medians and side-by-side
  * ratios against the targets of issue 2; `--write` puts it into docs/BENCHMARKS.md.
  *
- * Usage: npm run bench -- [--size 1G] [--reps 3] [--seed 42] [--write] [--keep] [--profile]
+ * Usage: npm run bench -- [--size 1G] [--reps 3] [--seed 42] [--encrypt] [--write] [--keep] [--profile]
  */
 import { existsSync } from 'node:fs'
 import { copyFile, mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises'
@@ -39,6 +39,7 @@ const usage = `Usage: npm run bench -- [options]
   --size SIZE    database size to generate and cache, e.g. 256M, 1G (default 1G)
   --reps N       repetitions; figures are medians (default 3)
   --seed N       seed of the generated content and of the update (default 42)
+  --encrypt      drkit's repository is encrypted (drkit init --encrypt), as restic's always is
   --write        write the results into docs/BENCHMARKS.md
   --profile      also profile one drkit backup and restore (node --cpu-prof) and summarise them
   --keep         keep this run's repositories and files under bench/.work
@@ -64,6 +65,7 @@ function parseOptions() {
       size: { type: 'string', default: '1G' },
       reps: { type: 'string', default: '3' },
       seed: { type: 'string', default: '42' },
+      encrypt: { type: 'boolean', default: false },
       write: { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
       profile: { type: 'boolean', default: false },
@@ -106,8 +108,14 @@ class Setup {
   readonly resticRepo: string
   readonly resticEnv: Record<string, string>
   private timeFiles = 0
+  /** The password of an encrypted drkit repository, when the run asks for one. */
+  private readonly drkitEnv: Record<string, string>
 
-  constructor(readonly dir: string) {
+  constructor(
+    readonly dir: string,
+    private readonly encrypt = false,
+  ) {
+    this.drkitEnv = encrypt ? { DRKIT_PASSWORD: 'drkit-bench' } : {}
     this.db = join(dir, 'app.db')
     this.drkitDir = join(dir, 'drkit')
     this.drkitRepo = join(this.drkitDir, 'repo')
@@ -126,7 +134,8 @@ class Setup {
       join(this.drkitDir, 'drkit.yaml'),
       'repository: ./repo\nresources:\n  app-db:\n    type: sqlite\n    path: ../app.db\n',
     )
-    await check([process.execPath, drkitBin, 'init', '--json'], { cwd: this.drkitDir })
+    const init = this.encrypt ? ['init', '--encrypt', '--json'] : ['init', '--json']
+    await check([process.execPath, drkitBin, ...init], { cwd: this.drkitDir, env: this.drkitEnv })
     await check(['restic', 'init', '--repository-version', '2'], { env: this.resticEnv })
   }
 
@@ -136,7 +145,7 @@ class Setup {
 
   drkit(args: string[], profileDir?: string): Promise<Measured> {
     const node = profileDir ? [process.execPath, '--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [process.execPath]
-    return measure([...node, drkitBin, ...args], { cwd: this.drkitDir, timeFile: this.timeFile() })
+    return measure([...node, drkitBin, ...args], { cwd: this.drkitDir, env: this.drkitEnv, timeFile: this.timeFile() })
   }
 
   restic(args: string[]): Promise<Measured> {
@@ -188,7 +197,7 @@ async function runRep(
   pristine: string,
   runDir: string,
 ): Promise<{ result: RepResult; update: UpdateResult }> {
-  const s = new Setup(join(runDir, `rep-${rep + 1}`))
+  const s = new Setup(join(runDir, `rep-${rep + 1}`), opts.encrypt)
   await s.create(pristine)
   const tools = rotate(['drkit', 'restic', 'sqlite3'] as const, rep)
   const pair = rotate(['drkit', 'restic'] as const, rep)

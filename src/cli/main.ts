@@ -24,10 +24,12 @@ const commands: Record<string, () => Promise<Command>> = {
   demo: () => import('./commands/demo.js').then((m) => m.default),
   export: () => import('./commands/export.js').then((m) => m.default),
   import: () => import('./commands/import.js').then((m) => m.default),
+  key: () => import('./commands/key.js').then((m) => m.default),
 }
 
 const globalOptions: Options = {
   config: { type: 'string', short: 'c' },
+  'password-file': { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 }
@@ -41,6 +43,8 @@ async function usage(): Promise<string> {
     '',
     'Global options:',
     '  -c, --config FILE   the plan (default ./drkit.yaml)',
+    '      --password-file FILE',
+    '                      the password of an encrypted repository (else DRKIT_PASSWORD)',
     '      --json          print one JSON document on stdout',
     '  -h, --help          help for drkit or a command',
     '',
@@ -81,6 +85,8 @@ export async function main(argv: string[]): Promise<number> {
     }
     const values = parsed.values as Record<string, string | boolean | undefined>
     const config = typeof values.config === 'string' ? values.config : undefined
+    // The one place a password file is named; ops read it from there (ops/password.ts).
+    if (typeof values['password-file'] === 'string') process.env.DRKIT_PASSWORD_FILE = values['password-file']
     return (await command.run({ values, positionals: parsed.positionals }, { out, config })) ?? exitCodes.ok
   } catch (err) {
     if (json) process.stdout.write(`${JSON.stringify(errorDocument(err), null, 2)}\n`)
@@ -93,8 +99,8 @@ export async function main(argv: string[]): Promise<number> {
 function commandIndex(argv: string[]): number {
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!
-    if (arg === '--config' || arg === '-c') i++
-    else if (arg !== '--json' && !arg.startsWith('--config=')) return i
+    if (arg === '--config' || arg === '-c' || arg === '--password-file') i++
+    else if (arg !== '--json' && !arg.startsWith('--config=') && !arg.startsWith('--password-file=')) return i
   }
   return argv.length
 }

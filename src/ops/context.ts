@@ -2,8 +2,9 @@ import { resolve } from 'node:path'
 import { NotFoundError, PlanError } from '../errors.js'
 import { loadPlan, type Plan, type Resource } from '../plan/index.js'
 import { BackendError, openBackend, openFsBackend } from '../repository/backends/index.js'
-import { Repository } from '../repository/index.js'
+import { type PasswordSource, Repository } from '../repository/index.js'
 import { type Source, sources } from '../sources/index.js'
+import { readPassword } from './password.js'
 
 /**
  * The composition root: the plan, the repository it names and the sources of its
@@ -24,12 +25,19 @@ export const resourceTypes = Object.fromEntries(Object.entries(sources).map(([ty
 
 export const defaultConfigFile = 'drkit.yaml'
 
-export async function openContext(opts: { config?: string } = {}): Promise<OpsContext> {
-  const plan = await loadPlan(resolve(opts.config ?? defaultConfigFile), { resourceTypes })
-  return contextFromPlan(plan)
+export interface ContextOptions {
+  /** The plan file (default ./drkit.yaml). */
+  config?: string
+  /** The password of an encrypted repository; by default from DRKIT_PASSWORD_FILE or DRKIT_PASSWORD. */
+  password?: PasswordSource
 }
 
-export function contextFromPlan(plan: Plan): OpsContext {
+export async function openContext(opts: ContextOptions = {}): Promise<OpsContext> {
+  const plan = await loadPlan(resolve(opts.config ?? defaultConfigFile), { resourceTypes })
+  return contextFromPlan(plan, opts)
+}
+
+export function contextFromPlan(plan: Plan, opts: Pick<ContextOptions, 'password'> = {}): OpsContext {
   let repository: Promise<Repository> | undefined
   return {
     plan,
@@ -43,7 +51,7 @@ export function contextFromPlan(plan: Plan): OpsContext {
       )
     },
     repository() {
-      repository ??= openRepository(plan)
+      repository ??= openRepository(plan, opts.password ?? readPassword)
       return repository
     },
     async openSource(name) {
@@ -66,9 +74,9 @@ export function repositoryLocation(plan: Plan): string {
   return plan.repository.kind === 'fs' ? plan.repository.path : plan.repository.url
 }
 
-async function openRepository(plan: Plan): Promise<Repository> {
+async function openRepository(plan: Plan, password: PasswordSource): Promise<Repository> {
   try {
-    return await Repository.open(await openBackend(repositoryLocation(plan)))
+    return await Repository.open(await openBackend(repositoryLocation(plan)), { password })
   } catch (err) {
     if (err instanceof BackendError && err.kind === 'not-found') {
       throw new NotFoundError(
@@ -81,8 +89,14 @@ async function openRepository(plan: Plan): Promise<Repository> {
   }
 }
 
-/** Creates the repository the plan names; RefusedError when it exists already. */
-export async function createRepository(plan: Plan): Promise<Repository> {
-  if (plan.repository.kind !== 'fs') return Repository.init(await openBackend(plan.repository.url))
-  return Repository.init(await openFsBackend(plan.repository.path, { create: true }))
+/**
+ * Creates the repository the plan names, encrypted with `password` when one is given;
+ * RefusedError when it exists already.
+ */
+export async function createRepository(plan: Plan, opts: { password?: string } = {}): Promise<Repository> {
+  const backend =
+    plan.repository.kind !== 'fs'
+      ? await openBackend(plan.repository.url)
+      : await openFsBackend(plan.repository.path, { create: true })
+  return Repository.init(backend, opts)
 }

@@ -1,4 +1,5 @@
 import { IntegrityError } from '../errors.js'
+import type { Codec } from '../repository/crypto/index.js'
 import { keys } from '../repository/format.js'
 import { openFrames } from '../repository/frames.js'
 import { sha256 } from '../repository/hash.js'
@@ -59,7 +60,7 @@ export async function verify(ctx: OpsContext, opts: VerifyOptions = {}): Promise
       if (!packSizes.has(key)) continue
       const bytes = await repository.backend.get(key)
       bytesRead += bytes.length
-      const damage = checkPack(bytes, packId, blobs)
+      const damage = checkPack(bytes, packId, blobs, repository.codec)
       for (const id of damage.badBlobs) bad.set(id, key)
       if (damage.problem) problems.push({ object: key, problem: damage.problem, snapshots: [] })
     }
@@ -134,6 +135,7 @@ function checkPack(
   bytes: Uint8Array,
   packId: string,
   blobs: { id: string; at: BlobLocation }[],
+  codec: Codec,
 ): { problem?: string; badBlobs: string[] } {
   // The same decoding and hash checks as a restore's (frames.js), on the whole pack at once.
   const frames = new Map<number, { id: string; at: BlobLocation }[]>()
@@ -144,7 +146,7 @@ function checkPack(
     length: b[0]!.at.length,
     blobs: b.map(({ id, at }) => ({ id, inner: at.inner, rawLength: at.rawLength })),
   }))
-  const opened = openFrames(bytes, specs, `pack ${packId.slice(0, 12)}`).blobs
+  const opened = openFrames(bytes, specs, `pack ${packId.slice(0, 12)}`, codec.key).blobs
   const checked = inPack.flatMap(([, b]) => b.map(({ id }) => id))
   const badBlobs = checked.filter((_, i) => typeof opened[i] === 'string')
   // Blobs whose frame lies past the end of a truncated pack.
@@ -152,7 +154,7 @@ function checkPack(
   const problems: string[] = []
   if (sha256(bytes) !== packId) problems.push('does not match its hash')
   try {
-    readPackEntries(bytes, packId)
+    readPackEntries(bytes, packId, codec)
   } catch (err) {
     if (!(err instanceof IntegrityError)) throw err
     problems.push('has a damaged trailer')

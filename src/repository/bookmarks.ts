@@ -1,6 +1,7 @@
 import { PlanError } from '../errors.js'
 import type { Backend } from './backends/backend.js'
 import { decodeJson, encodeJson } from './compress.js'
+import type { Codec } from './crypto/codec.js'
 import { keys } from './format.js'
 
 /** A named position of a resource: a proven boundary in one generation. */
@@ -26,15 +27,15 @@ export function checkBookmarkName(name: string): void {
 }
 
 /** Stores a bookmark; a bookmark of the same name is replaced. */
-export async function writeBookmark(backend: Backend, bookmark: Bookmark): Promise<void> {
+export async function writeBookmark(backend: Backend, bookmark: Bookmark, codec: Codec): Promise<void> {
   checkBookmarkName(bookmark.name)
-  await backend.put(keys.bookmark(bookmark.resource, bookmark.name), encodeJson(bookmark))
+  await backend.put(keys.bookmark(bookmark.resource, bookmark.name), encodeJson(bookmark, codec))
 }
 
-export async function listBookmarks(backend: Backend, resource?: string): Promise<Bookmark[]> {
+export async function listBookmarks(backend: Backend, codec: Codec, resource?: string): Promise<Bookmark[]> {
   const found: Bookmark[] = []
   for await (const { key } of backend.list(keys.bookmarkPrefix(resource))) {
-    found.push(decodeJson<Bookmark>(await backend.get(key), `bookmark ${key}`))
+    found.push(decodeJson<Bookmark>(await backend.get(key), `bookmark ${key}`, codec))
   }
   return found.sort((a, b) => a.time - b.time || a.name.localeCompare(b.name))
 }

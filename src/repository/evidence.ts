@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { Backend } from './backends/backend.js'
 import { decodeJson, encodeJson } from './compress.js'
+import type { Codec } from './crypto/codec.js'
 import { keys } from './format.js'
 
 /**
@@ -26,9 +27,10 @@ export interface EvidenceRecord<Body = unknown> {
 export async function writeEvidence<Body>(
   backend: Backend,
   record: Omit<EvidenceRecord<Body>, 'id'> & { id?: string },
+  codec: Codec,
 ): Promise<EvidenceRecord<Body>> {
   const stored = { ...record, id: record.id ?? randomUUID() }
-  await backend.put(keys.evidence(stored.kind, stored.time, stored.id), encodeJson(stored))
+  await backend.put(keys.evidence(stored.kind, stored.time, stored.id), encodeJson(stored, codec))
   return stored
 }
 
@@ -36,11 +38,12 @@ export async function writeEvidence<Body>(
 export async function listEvidence<Body = unknown>(
   backend: Backend,
   kind: EvidenceKind,
+  codec: Codec,
   opts: { resource?: string; since?: Date } = {},
 ): Promise<EvidenceRecord<Body>[]> {
   const found: EvidenceRecord<Body>[] = []
   for await (const { key } of backend.list(keys.evidencePrefix(kind))) {
-    const record = decodeJson<EvidenceRecord<Body>>(await backend.get(key), `evidence ${key}`)
+    const record = decodeJson<EvidenceRecord<Body>>(await backend.get(key), `evidence ${key}`, codec)
     if (opts.resource !== undefined && record.resource !== opts.resource) continue
     if (opts.since && Date.parse(record.time) < opts.since.getTime()) continue
     found.push(record)

@@ -4,6 +4,13 @@
  */
 export const formatVersion = 1
 
+/**
+ * Encrypted repositories say version 2 in their config, so that a drkit that cannot
+ * decrypt refuses them instead of calling every object damaged. Their manifests, index
+ * files and packs have the same layout as version 1 inside the encryption.
+ */
+export const encryptedFormatVersion = 2
+
 /** Packs are cut when they reach this size, so an object store sees few, large objects. */
 export const defaultPackSize = 16 * 1024 * 1024
 
@@ -28,6 +35,8 @@ export const keys = {
   /** Time first (colons dropped, so keys stay portable), so keys sort oldest first. */
   evidence: (kind: string, time: string, id: string) => `evidence/${kind}/${time.replace(/[:]/g, '')}-${id}`,
   evidencePrefix: (kind: string) => `evidence/${kind}/`,
+  key: (id: string) => `keys/${id}`,
+  keyPrefix: 'keys/',
   lock: (id: string) => `locks/${id}`,
   lockPrefix: 'locks/',
 }

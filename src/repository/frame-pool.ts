@@ -3,7 +3,10 @@ import { Worker } from 'node:worker_threads'
 import { IntegrityError, InternalError } from '../errors.js'
 import type { FrameSpec } from './frames.js'
 
-type Task = { op: 'seal'; plain: Uint8Array } | { op: 'open'; bytes: Uint8Array; frames: FrameSpec[]; where: string }
+/** `key`: the master key of an encrypted repository (frames.js), absent for a plain one. */
+type Task =
+  | { op: 'seal'; plain: Uint8Array; key?: Uint8Array }
+  | { op: 'open'; bytes: Uint8Array; frames: FrameSpec[]; where: string; key?: Uint8Array }
 
 /**
  * Worker threads that compress and open frames, so that hashing and I/O on the main
@@ -38,18 +41,19 @@ export class FramePool {
 
   /**
    * The frame's stored form (envelope and compressed payload). With `handOver`, the
-   * caller gives up `plain`, which then moves to the worker without a copy.
+   * caller gives up `plain`, which then moves to the worker without a copy. With `key`,
+   * the frame is also encrypted.
    */
-  seal(plain: Uint8Array, handOver = false): Promise<Uint8Array> {
+  seal(plain: Uint8Array, handOver = false, key?: Uint8Array): Promise<Uint8Array> {
     const owned = compact(plain)
     const transfer = handOver || owned !== plain ? [owned.buffer as ArrayBuffer] : []
-    return this.run({ op: 'seal', plain: owned }, transfer) as Promise<Uint8Array>
+    return this.run({ op: 'seal', plain: owned, key }, transfer) as Promise<Uint8Array>
   }
 
   /** Every blob of the frames in a ranged read, in order, checked against its id. `bytes` is handed over. */
-  async open(bytes: Uint8Array, frames: FrameSpec[], where: string): Promise<Uint8Array[]> {
+  async open(bytes: Uint8Array, frames: FrameSpec[], where: string, key?: Uint8Array): Promise<Uint8Array[]> {
     const owned = compact(bytes)
-    const task = { op: 'open' as const, bytes: owned, frames, where }
+    const task = { op: 'open' as const, bytes: owned, frames, where, key }
     const { frames: decoded, blobs } = (await this.run(task, [owned.buffer as ArrayBuffer])) as {
       frames: Uint8Array[]
       blobs: [number, number, number][]

@@ -8,12 +8,12 @@ const port = /** @type {import('node:worker_threads').MessagePort} */ (parentPor
 port.on('message', (task) => {
   try {
     if (task.op === 'seal') {
-      const stored = encode(task.plain)
+      const stored = encode(task.plain, task.key)
       port.postMessage({ id: task.id, result: stored }, [/** @type {ArrayBuffer} */ (stored.buffer)])
       return
     }
     // Decoded frames go back without a copy; each blob is a place in one of them.
-    const { frames, blobs } = openFrames(task.bytes, task.frames, task.where)
+    const { frames, blobs } = openFrames(task.bytes, task.frames, task.where, task.key)
     const damage = blobs.find((b) => typeof b === 'string')
     if (damage !== undefined) {
       port.postMessage({ id: task.id, error: damage, damaged: true })

@@ -5,13 +5,21 @@
  * in tests from the sources and in the built package alike.
  *
  * An envelope is one flag byte, then the payload: 0 = the plaintext, 1 = zstd (level 3).
- * zstd is used only when it makes the payload smaller.
+ * zstd is used only when it makes the payload smaller. In an encrypted repository every
+ * envelope is sealed with AES-256-GCM: flag 2, a random 12-byte nonce, the ciphertext of
+ * the plain envelope (flag 0 or 1 and its payload), and the 16-byte tag.
+ *
+ * `key` is the repository's master key, 64 bytes: the AES-256 key, then the HMAC key
+ * that names blobs. Without it (a plain repository) blobs are named by their SHA-256.
  */
-import { createHash } from 'node:crypto'
+import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes } from 'node:crypto'
 import { Compressor, Decompressor } from 'zstd-napi'
 
 const raw = 0
 const zstd = 1
+const sealed = 2
+const nonceLength = 12
+const tagLength = 16
 
 const compressor = new Compressor()
 compressor.setParameters({ compressionLevel: 3 })
@@ -29,10 +37,31 @@ export function sha256(bytes) {
 }
 
 /**
+ * A blob's id: the HMAC-SHA-256 of its plaintext with the repository's id key, so that ids
+ * reveal nothing of the content; the SHA-256 in a plain repository.
+ * @param {Uint8Array} plain
+ * @param {Uint8Array} [key] the master key of an encrypted repository
+ * @returns {string} 64 hex digits
+ */
+export function blobId(plain, key) {
+  if (!key) return sha256(plain)
+  return createHmac('sha256', key.subarray(32, 64)).update(plain).digest('hex')
+}
+
+/**
+ * @param {Uint8Array} plain
+ * @param {Uint8Array} [key] the master key of an encrypted repository
+ * @returns {Uint8Array}
+ */
+export function encode(plain, key) {
+  return key ? seal(compress(plain), key) : compress(plain)
+}
+
+/**
  * @param {Uint8Array} plain
  * @returns {Uint8Array}
  */
-export function encode(plain) {
+function compress(plain) {
   const packed = compressor.compress(plain)
   const useZstd = packed.length + 1 < plain.length
   const body = useZstd ? packed : plain
@@ -43,11 +72,64 @@ export function encode(plain) {
 }
 
 /**
- * @param {Uint8Array} stored
- * @param {string} what names the data in the error
+ * @param {Uint8Array} envelope
+ * @param {Uint8Array} key
  * @returns {Uint8Array}
  */
-export function decode(stored, what) {
+function seal(envelope, key) {
+  const nonce = randomBytes(nonceLength)
+  const cipher = createCipheriv('aes-256-gcm', key.subarray(0, 32), nonce)
+  const out = new Uint8Array(1 + nonceLength + envelope.length + tagLength)
+  out[0] = sealed
+  out.set(nonce, 1)
+  const body = cipher.update(envelope)
+  out.set(body, 1 + nonceLength)
+  const rest = cipher.final()
+  out.set(rest, 1 + nonceLength + body.length)
+  out.set(cipher.getAuthTag(), 1 + nonceLength + body.length + rest.length)
+  return out
+}
+
+/**
+ * @param {Uint8Array} stored
+ * @param {string} what names the data in the error
+ * @param {Uint8Array} [key] the master key of an encrypted repository
+ * @returns {Uint8Array}
+ */
+export function decode(stored, what, key) {
+  if (key) return decompress(open(stored, what, key), what)
+  if (stored[0] === sealed) throw new DamageError(`${what} is encrypted, but the repository is not: it is damaged`)
+  return decompress(stored, what)
+}
+
+/**
+ * The plain envelope inside a sealed one; DamageError unless it authenticates with the key.
+ * @param {Uint8Array} stored
+ * @param {string} what
+ * @param {Uint8Array} key
+ * @returns {Uint8Array}
+ */
+function open(stored, what, key) {
+  // A plain object in an encrypted repository was not written by drkit with this key.
+  if (stored[0] !== sealed) throw new DamageError(`${what} is not encrypted, but the repository is: it is damaged`)
+  if (stored.length < 1 + nonceLength + tagLength) throw new DamageError(`${what} is truncated: it is damaged`)
+  try {
+    const decipher = createDecipheriv('aes-256-gcm', key.subarray(0, 32), stored.subarray(1, 1 + nonceLength))
+    decipher.setAuthTag(stored.subarray(stored.length - tagLength))
+    const body = decipher.update(stored.subarray(1 + nonceLength, stored.length - tagLength))
+    const rest = decipher.final()
+    return rest.length === 0 ? body : Buffer.concat([body, rest])
+  } catch {
+    throw new DamageError(`${what} fails authentication: it is damaged or was tampered with`)
+  }
+}
+
+/**
+ * @param {Uint8Array} stored
+ * @param {string} what
+ * @returns {Uint8Array}
+ */
+function decompress(stored, what) {
   const body = stored.subarray(1)
   if (stored[0] === raw) return body
   if (stored[0] !== zstd) throw new DamageError(`${what} has an unknown encoding (${stored[0]}): it is damaged`)
@@ -68,10 +150,11 @@ export function decode(stored, what) {
  * @param {Uint8Array} bytes the range
  * @param {FrameSpec[]} frames where each frame is in the range, and its blobs
  * @param {string} where names the pack in messages
+ * @param {Uint8Array} [key] the master key of an encrypted repository
  * @returns {{ frames: Uint8Array[], blobs: ([number, number, number] | string)[] }} the decoded frames, and
  *   for each blob in order its place in them ([frame, start, end]), or why it is damaged
  */
-export function openFrames(bytes, frames, where) {
+export function openFrames(bytes, frames, where, key) {
   /** @type {Uint8Array[]} */
   const decoded = []
   /** @type {([number, number, number] | string)[]} */
@@ -79,7 +162,7 @@ export function openFrames(bytes, frames, where) {
   for (const frame of frames) {
     let plain
     try {
-      plain = decode(bytes.subarray(frame.start, frame.start + frame.length), `a frame of ${where}`)
+      plain = decode(bytes.subarray(frame.start, frame.start + frame.length), `a frame of ${where}`, key)
     } catch (err) {
       for (let i = 0; i < frame.blobs.length; i++) blobs.push(/** @type {Error} */ (err).message)
       continue
@@ -87,7 +170,7 @@ export function openFrames(bytes, frames, where) {
     const index = decoded.push(plain) - 1
     for (const blob of frame.blobs) {
       const end = blob.inner + blob.rawLength
-      if (end > plain.length || sha256(plain.subarray(blob.inner, end)) !== blob.id) {
+      if (end > plain.length || blobId(plain.subarray(blob.inner, end), key) !== blob.id) {
         blobs.push(`chunk ${blob.id.slice(0, 12)} in ${where} does not match its hash: the stored data is damaged`)
       } else blobs.push([index, blob.inner, end])
     }

@@ -1,8 +1,8 @@
 /**
  * The repository: where all backup data and metadata live, on a Backend. It chunks,
- * deduplicates, compresses and stores streams, and reads them back checked against
- * their hashes. It knows nothing of databases: sources hand streams to ops/, which
- * hands them here.
+ * deduplicates, compresses (and, when asked, encrypts) and stores streams, and reads them
+ * back checked against their hashes. It knows nothing of databases: sources hand streams
+ * to ops/, which hands them here.
  */
 import { randomUUID } from 'node:crypto'
 import { IntegrityError, NotFoundError, PlanError, RefusedError } from '../errors.js'
@@ -10,8 +10,20 @@ import type { Boundary } from '../model.js'
 import { type Backend, BackendError } from './backends/backend.js'
 import { type Bookmark, listBookmarks, writeBookmark } from './bookmarks.js'
 import { decodeJson } from './compress.js'
+import {
+  addKey,
+  type Codec,
+  encryptedCodec,
+  type KeyInfo,
+  listKeys,
+  newMasterKey,
+  plainCodec,
+  removeKey,
+  retireKey,
+  unlock,
+} from './crypto/index.js'
 import { type EvidenceKind, type EvidenceRecord, listEvidence, writeEvidence } from './evidence.js'
-import { defaultPackSize, formatVersion, idOfKey, keys } from './format.js'
+import { defaultPackSize, encryptedFormatVersion, formatVersion, idOfKey, keys } from './format.js'
 import { sha256 } from './hash.js'
 import { acquireLock, type Lock, type LockKind, type LockOptions } from './lock.js'
 import type { Snapshot, StreamRef } from './manifest.js'
@@ -30,6 +42,7 @@ import { RepositoryWriter } from './writer.js'
 
 export type { Backend } from './backends/backend.js'
 export { type Bookmark, checkBookmarkName } from './bookmarks.js'
+export type { KeyInfo } from './crypto/index.js'
 export { type EvidenceKind, type EvidenceRecord, evidenceKinds } from './evidence.js'
 export type { LockInfo, LockKind } from './lock.js'
 export type { ChunkingSpec, Snapshot, SnapshotDraft, SnapshotStats, StreamRef } from './manifest.js'
@@ -42,7 +55,15 @@ export interface RepositoryConfig {
   id: string
   created: string
   packSize: number
+  /** Present when every object is encrypted: how, and how keys are derived from passwords. */
+  encryption?: { cipher: 'aes-256-gcm'; ids: 'hmac-sha256'; kdf: 'scrypt' }
 }
+
+/**
+ * A repository's password, or a function that reads it (called only when the repository
+ * is encrypted, so that a plain repository needs none).
+ */
+export type PasswordSource = string | (() => Promise<string | undefined>)
 
 export class Repository {
   private index: PackIndex | undefined
@@ -55,15 +76,24 @@ export class Repository {
   private constructor(
     readonly backend: Backend,
     readonly config: RepositoryConfig,
+    /** How objects are stored: the only difference between plain and encrypted repositories. */
+    readonly codec: Codec = plainCodec,
+    /** The key file the password opened, in an encrypted repository. */
+    private readonly keyId?: string,
   ) {}
 
-  /** Creates a repository on an empty backend; RefusedError when one is already there. */
-  static async init(backend: Backend, opts: { packSize?: number } = {}): Promise<Repository> {
+  /**
+   * Creates a repository on an empty backend; RefusedError when one is already there.
+   * With `password`, it is encrypted: a random master key is stored wrapped by the password.
+   */
+  static async init(backend: Backend, opts: { packSize?: number; password?: string } = {}): Promise<Repository> {
+    const encrypted = opts.password !== undefined
     const config: RepositoryConfig = {
-      version: formatVersion,
+      version: encrypted ? encryptedFormatVersion : formatVersion,
       id: randomUUID(),
       created: new Date().toISOString(),
       packSize: opts.packSize ?? defaultPackSize,
+      ...(encrypted ? { encryption: { cipher: 'aes-256-gcm', ids: 'hmac-sha256', kdf: 'scrypt' } as const } : {}),
     }
     const result = await backend.put(keys.config, Buffer.from(`${JSON.stringify(config, null, 2)}\n`), {
       ifAbsent: true,
@@ -71,10 +101,23 @@ export class Repository {
     if (result === 'exists') {
       throw new RefusedError(`a drkit repository already exists at ${backend.location}`, 'Nothing was changed.')
     }
-    return new Repository(backend, config)
+    if (opts.password === undefined) return new Repository(backend, config)
+    const master = newMasterKey()
+    try {
+      const keyId = await addKey(backend, master, opts.password)
+      return new Repository(backend, config, encryptedCodec(master), keyId)
+    } catch (err) {
+      // A config without a key would make an encrypted repository nobody can open.
+      await backend.delete(keys.config).catch(() => undefined)
+      throw err
+    }
   }
 
-  static async open(backend: Backend): Promise<Repository> {
+  /**
+   * Opens the repository on a backend. An encrypted one needs its password: PlanError
+   * when none is given or when it opens no key.
+   */
+  static async open(backend: Backend, opts: { password?: PasswordSource } = {}): Promise<Repository> {
     let bytes: Uint8Array
     try {
       bytes = await backend.get(keys.config)
@@ -90,13 +133,56 @@ export class Repository {
     } catch (cause) {
       throw new IntegrityError(`the repository config at ${backend.location} is damaged`, undefined, { cause })
     }
-    if (config.version > formatVersion) {
+    if (config.version > encryptedFormatVersion) {
       throw new PlanError(
-        `the repository at ${backend.location} has format version ${config.version}; this drkit reads up to ${formatVersion}`,
+        `the repository at ${backend.location} has format version ${config.version}; this drkit reads up to ${encryptedFormatVersion}`,
         'Upgrade drkit.',
       )
     }
-    return new Repository(backend, config)
+    if (!config.encryption) return new Repository(backend, config)
+    const password = typeof opts.password === 'function' ? await opts.password() : opts.password
+    if (password === undefined) {
+      throw new PlanError(
+        `the repository at ${backend.location} is encrypted and no password was given`,
+        'Set DRKIT_PASSWORD, or pass --password-file FILE (a file that holds the password).',
+      )
+    }
+    const { master, keyId } = await unlock(backend, password)
+    return new Repository(backend, config, encryptedCodec(master), keyId)
+  }
+
+  /** The keys (passwords) of an encrypted repository, oldest first. */
+  async listKeys(): Promise<KeyInfo[]> {
+    return listKeys(this.backend, this.requireKey())
+  }
+
+  /** Adds a password that opens the repository; returns the new key's id. */
+  async addKey(password: string): Promise<string> {
+    this.requireKey()
+    return addKey(this.backend, this.codec.key!, password)
+  }
+
+  /** Removes a key by id or unique prefix: never the last one, nor the one in use. */
+  async removeKey(idOrPrefix: string): Promise<string> {
+    return removeKey(this.backend, idOrPrefix, this.requireKey())
+  }
+
+  /** Replaces the password in use: adds a key for the new one, then removes the current key. */
+  async changePassword(password: string): Promise<{ added: string; removed: string }> {
+    const removed = this.requireKey()
+    const added = await this.addKey(password)
+    await retireKey(this.backend, removed, added)
+    return { added, removed }
+  }
+
+  private requireKey(): string {
+    if (this.keyId === undefined) {
+      throw new RefusedError(
+        `the repository at ${this.backend.location} is not encrypted: it has no keys`,
+        'Encryption is chosen when a repository is created, with `drkit init --encrypt`.',
+      )
+    }
+    return this.keyId
   }
 
   async close(): Promise<void> {
@@ -116,7 +202,7 @@ export class Repository {
     try {
       const index = await this.loadIndex()
       const indexed = (key: string) => this.loadedIndexes.add(key)
-      return await fn(new RepositoryWriter(this.backend, index, resource, this.config.packSize, indexed))
+      return await fn(new RepositoryWriter(this.backend, index, resource, this.config.packSize, indexed, this.codec))
     } finally {
       // A lock that cannot be removed goes stale; failing to remove it must not hide the outcome.
       await lock.release().catch(() => undefined)
@@ -171,7 +257,7 @@ export class Repository {
     const id = idOfKey(key)
     if (sha256(bytes) !== id)
       throw new IntegrityError(`snapshot ${id.slice(0, 12)} does not match its hash: it is damaged`)
-    return { ...decodeJson<Omit<Snapshot, 'id'>>(bytes, `snapshot ${id.slice(0, 12)}`), id }
+    return { ...decodeJson<Omit<Snapshot, 'id'>>(bytes, `snapshot ${id.slice(0, 12)}`, this.codec), id }
   }
 
   /** A stored stream's plaintext, chunk by chunk, every chunk checked against its hash. */
@@ -180,7 +266,7 @@ export class Repository {
   }
 
   writeSegment(resource: string, generation: string, data: SegmentData): Promise<SegmentRef> {
-    return writeSegment(this.backend, resource, generation, data)
+    return writeSegment(this.backend, resource, generation, data, this.codec)
   }
 
   listSegments(resource: string, generation?: string): Promise<SegmentRef[]> {
@@ -188,38 +274,38 @@ export class Repository {
   }
 
   readSegment(ref: SegmentRef): Promise<SegmentData> {
-    return readSegment(this.backend, ref)
+    return readSegment(this.backend, ref, this.codec)
   }
 
   writeHead(resource: string, generation: string, head: Boundary): Promise<void> {
-    return writeHead(this.backend, resource, generation, head)
+    return writeHead(this.backend, resource, generation, head, this.codec)
   }
 
   readHeads(resource: string): Promise<Map<string, Boundary>> {
-    return readHeads(this.backend, resource)
+    return readHeads(this.backend, resource, this.codec)
   }
 
   writeBookmark(bookmark: Bookmark): Promise<void> {
-    return writeBookmark(this.backend, bookmark)
+    return writeBookmark(this.backend, bookmark, this.codec)
   }
 
   listBookmarks(resource?: string): Promise<Bookmark[]> {
-    return listBookmarks(this.backend, resource)
+    return listBookmarks(this.backend, this.codec, resource)
   }
 
   writeEvidence<Body>(record: Omit<EvidenceRecord<Body>, 'id'> & { id?: string }): Promise<EvidenceRecord<Body>> {
-    return writeEvidence(this.backend, record)
+    return writeEvidence(this.backend, record, this.codec)
   }
 
   listEvidence<Body = unknown>(
     kind: EvidenceKind,
     opts?: { resource?: string; since?: Date },
   ): Promise<EvidenceRecord<Body>[]> {
-    return listEvidence<Body>(this.backend, kind, opts)
+    return listEvidence<Body>(this.backend, kind, this.codec, opts)
   }
 
   async blobReader(): Promise<BlobReader> {
-    return new BlobReader(this.backend, await this.loadIndex())
+    return new BlobReader(this.backend, await this.loadIndex(), this.codec)
   }
 
   /**
@@ -237,7 +323,7 @@ export class Repository {
       // to restore (and verify names them); every other snapshot still restores.
       try {
         if (sha256(bytes) !== name) throw new IntegrityError(`index ${name.slice(0, 12)} does not match its hash`)
-        this.index.addRecords(decodeIndexFile(bytes, name.slice(0, 12)), name.slice(0, 12))
+        this.index.addRecords(decodeIndexFile(bytes, name.slice(0, 12), this.codec), name.slice(0, 12))
       } catch (err) {
         if (!(err instanceof IntegrityError)) throw err
         this.damagedIndexes.push({ key, error: err.message })

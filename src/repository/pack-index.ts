@@ -1,5 +1,6 @@
 import { IntegrityError } from '../errors.js'
 import { decode, encode } from './compress.js'
+import { type Codec, plainCodec } from './crypto/codec.js'
 import { entrySize, type PackEntry, readEntry, writeEntries } from './pack.js'
 
 /** Where a blob lives: its pack and its place in it. */
@@ -140,12 +141,12 @@ export function encodeIndexRecord(pack: IndexedPack): Buffer {
   return buf
 }
 
-export function encodeIndexFile(records: Buffer[]): Uint8Array {
-  return encode(Buffer.concat(records))
+export function encodeIndexFile(records: Buffer[], codec: Codec = plainCodec): Uint8Array {
+  return encode(Buffer.concat(records), codec)
 }
 
-export function decodeIndexFile(stored: Uint8Array, name: string): Uint8Array {
-  return decode(stored, `index ${name}`)
+export function decodeIndexFile(stored: Uint8Array, name: string, codec: Codec = plainCodec): Uint8Array {
+  return decode(stored, `index ${name}`, codec)
 }
 
 /** The ids of the packs an index file's plaintext covers. */

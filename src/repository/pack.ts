@@ -1,4 +1,6 @@
 import { IntegrityError } from '../errors.js'
+import { decode } from './compress.js'
+import { type Codec, plainCodec } from './crypto/codec.js'
 import { sha256 } from './hash.js'
 
 /**
@@ -10,6 +12,11 @@ import { sha256 } from './hash.js'
  *   frame = encoded (flag byte + payload) concatenation of its blobs' plaintexts
  *   entry = blob id (32 bytes, SHA-256 of the plaintext) | u32 frame offset | u32 frame length
  *           | u32 offset of the blob in the frame's plaintext | u32 blob length
+ *
+ * In an encrypted repository frames are sealed (frames.js), blob ids are keyed hashes, and
+ * the entries are sealed too, so that blob sizes stay hidden:
+ *
+ *   frame 0 | … | sealed entries | u32 sealed length | "DRKPACKE"
  */
 export interface PackEntry {
   /** Hex SHA-256 of the blob's plaintext. */
@@ -24,6 +31,7 @@ export interface PackEntry {
 
 export const entrySize = 48
 const magic = Buffer.from('DRKPACK1')
+const sealedMagic = Buffer.from('DRKPACKE')
 /** A frame is sealed once it holds this much plaintext. */
 export const frameSize = 64 * 1024
 
@@ -70,7 +78,11 @@ export class PackBuilder {
   private open: { id: string; plain: Uint8Array }[] = []
   private openBytes = 0
 
-  constructor(private readonly seal: SealFrame) {}
+  constructor(
+    private readonly seal: SealFrame,
+    /** Seals the trailer in an encrypted repository; frames are sealed by `seal`. */
+    private readonly codec: Codec = plainCodec,
+  ) {}
 
   /** Stored bytes so far; frames still being sealed count at the compression ratio seen so far. */
   get size(): number {
@@ -126,28 +138,48 @@ export class PackBuilder {
   async finish(): Promise<{ id: string; bytes: Uint8Array; entries: PackEntry[] }> {
     this.cutFrame()
     await this.settle(0)
-    const trailer = Buffer.alloc(this.entries.length * entrySize + 4 + magic.length)
-    const end = writeEntries(this.entries, trailer, 0)
-    trailer.writeUInt32BE(this.entries.length, end)
-    magic.copy(trailer, end + 4)
-    const bytes = Buffer.concat([...this.frames, trailer])
+    const bytes = Buffer.concat([...this.frames, this.trailer()])
     const entries = this.entries
     this.frames = []
     this.entries = []
     this.bytes = 0
     return { id: sha256(bytes), bytes, entries }
   }
+
+  private trailer(): Buffer {
+    const list = Buffer.alloc(this.entries.length * entrySize)
+    writeEntries(this.entries, list, 0)
+    const tail = Buffer.alloc(4)
+    if (!this.codec.encrypted) {
+      tail.writeUInt32BE(this.entries.length)
+      return Buffer.concat([list, tail, magic])
+    }
+    const sealed = this.codec.encode(list)
+    tail.writeUInt32BE(sealed.length)
+    return Buffer.concat([sealed, tail, sealedMagic])
+  }
 }
 
 /** Reads the entries from a pack's trailer (used by verify and index rebuilds). */
-export function readPackEntries(pack: Uint8Array, packId: string): PackEntry[] {
+export function readPackEntries(pack: Uint8Array, packId: string, codec: Codec = plainCodec): PackEntry[] {
   const buf = Buffer.from(pack.buffer, pack.byteOffset, pack.byteLength)
   const tail = buf.length - magic.length
-  if (tail < 4 || !buf.subarray(tail).equals(magic)) throw new IntegrityError(`pack ${packId} has no valid trailer`)
+  const expected = codec.encrypted ? sealedMagic : magic
+  if (tail < 4 || !buf.subarray(tail).equals(expected)) throw new IntegrityError(`pack ${packId} has no valid trailer`)
+  if (codec.encrypted) return readSealedEntries(buf, tail, packId, codec)
   const count = buf.readUInt32BE(tail - 4)
   const start = tail - 4 - count * entrySize
   if (start < 0) throw new IntegrityError(`pack ${packId} has a damaged trailer`)
   const entries: PackEntry[] = []
   for (let i = 0; i < count; i++) entries.push(readEntry(buf, start + i * entrySize))
   return entries
+}
+
+function readSealedEntries(buf: Buffer, tail: number, packId: string, codec: Codec): PackEntry[] {
+  const start = tail - 4 - buf.readUInt32BE(tail - 4)
+  if (start < 0) throw new IntegrityError(`pack ${packId} has a damaged trailer`)
+  const plain = decode(buf.subarray(start, tail - 4), `the trailer of pack ${packId}`, codec)
+  const list = Buffer.from(plain.buffer, plain.byteOffset, plain.byteLength)
+  if (list.length % entrySize !== 0) throw new IntegrityError(`pack ${packId} has a damaged trailer`)
+  return Array.from({ length: list.length / entrySize }, (_, i) => readEntry(list, i * entrySize))
 }

@@ -1,6 +1,7 @@
 import { IntegrityError } from '../errors.js'
 import type { Backend } from './backends/backend.js'
 import { BackendError } from './backends/backend.js'
+import { type Codec, plainCodec } from './crypto/codec.js'
 import { keys } from './format.js'
 import { FramePool } from './frame-pool.js'
 import type { StreamRef } from './manifest.js'
@@ -23,6 +24,8 @@ export class BlobReader {
   constructor(
     private readonly backend: Backend,
     private readonly index: PackIndex,
+    /** Decrypts frames and checks blob ids (keyed hashes) in an encrypted repository. */
+    private readonly codec: Codec = plainCodec,
   ) {}
 
   locate(id: string, context: string): BlobLocation {
@@ -57,7 +60,7 @@ export class BlobReader {
         length: f.length,
         blobs: f.blobs.map(({ id, at }) => ({ id, inner: at.inner, rawLength: at.rawLength })),
       }))
-      const blobs = await FramePool.shared().open(bytes, specs, `pack ${range.pack.slice(0, 12)}`)
+      const blobs = await FramePool.shared().open(bytes, specs, `pack ${range.pack.slice(0, 12)}`, this.codec.key)
       let i = 0
       for (const frame of range.frames) for (const { id } of frame.blobs) out.set(id, blobs[i++]!)
     })

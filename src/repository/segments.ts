@@ -2,6 +2,7 @@ import { IntegrityError } from '../errors.js'
 import type { Boundary, Change } from '../model.js'
 import type { Backend } from './backends/backend.js'
 import { decodeJson, encodeJson } from './compress.js'
+import type { Codec } from './crypto/codec.js'
 import { keys } from './format.js'
 import { sha256 } from './hash.js'
 import { decodeChange, encodeChange, type StoredChange } from './values.js'
@@ -37,11 +38,12 @@ export async function writeSegment(
   resource: string,
   generation: string,
   data: SegmentData,
+  codec: Codec,
 ): Promise<SegmentRef> {
   const first = data.changes[0]!.seq
   const last = data.changes.at(-1)!.seq
   const boundaries = data.boundaries.filter((b) => b.seq >= first && b.seq <= last)
-  const bytes = encodeJson({ boundaries, changes: data.changes.map(encodeChange) })
+  const bytes = encodeJson({ boundaries, changes: data.changes.map(encodeChange) }, codec)
   const firstTime = boundaries[0]?.time ?? 0
   const lastTime = boundaries.at(-1)?.time ?? 0
   const name = [pad(first, 16), pad(last, 16), pad(firstTime, 13), pad(lastTime, 13), sha256(bytes).slice(0, 16)].join(
@@ -71,25 +73,25 @@ export async function listSegments(backend: Backend, resource: string, generatio
   return found.sort((a, b) => a.generation.localeCompare(b.generation) || a.first - b.first || a.last - b.last)
 }
 
-export async function readSegment(backend: Backend, ref: SegmentRef): Promise<SegmentData> {
+export async function readSegment(backend: Backend, ref: SegmentRef, codec: Codec): Promise<SegmentData> {
   const bytes = await backend.get(ref.key)
   if (!ref.key.endsWith(sha256(bytes).slice(0, 16))) {
     throw new IntegrityError(`segment ${ref.key} does not match its hash: it is damaged`)
   }
-  const doc = decodeJson<{ boundaries: Boundary[]; changes: StoredChange[] }>(bytes, `segment ${ref.key}`)
+  const doc = decodeJson<{ boundaries: Boundary[]; changes: StoredChange[] }>(bytes, `segment ${ref.key}`, codec)
   return { boundaries: doc.boundaries, changes: doc.changes.map(decodeChange) }
 }
 
-export async function writeHead(backend: Backend, resource: string, generation: string, head: Boundary) {
-  await backend.put(keys.head(resource, generation), encodeJson(head))
+export async function writeHead(backend: Backend, resource: string, generation: string, head: Boundary, codec: Codec) {
+  await backend.put(keys.head(resource, generation), encodeJson(head, codec))
 }
 
 /** The newest proven boundary of each generation of a resource. */
-export async function readHeads(backend: Backend, resource: string): Promise<Map<string, Boundary>> {
+export async function readHeads(backend: Backend, resource: string, codec: Codec): Promise<Map<string, Boundary>> {
   const heads = new Map<string, Boundary>()
   for await (const { key } of backend.list(keys.headPrefix(resource))) {
     const generation = key.slice(key.lastIndexOf('/') + 1)
-    heads.set(generation, decodeJson<Boundary>(await backend.get(key), `head ${key}`))
+    heads.set(generation, decodeJson<Boundary>(await backend.get(key), `head ${key}`, codec))
   }
   return heads
 }

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os'
 import type { Backend } from './backends/backend.js'
 import { encodeJson } from './compress.js'
+import { type Codec, plainCodec } from './crypto/codec.js'
 import { formatVersion, idsPerListBlob, keys } from './format.js'
 import { FramePool } from './frame-pool.js'
 import { sha256 } from './hash.js'
@@ -20,7 +21,7 @@ const framesInFlight = 16
  * a session that fails leaves only unreferenced packs, which pruning removes.
  */
 export class RepositoryWriter {
-  private readonly pack = new PackBuilder((plain, handOver) => FramePool.shared().seal(plain, handOver))
+  private readonly pack: PackBuilder
   /** Index records of the packs this session uploaded, written as one index file at commit. */
   private readonly written: Buffer[] = []
   private readonly sessionBlobs = new Set<string>()
@@ -36,7 +37,11 @@ export class RepositoryWriter {
     private readonly packSize: number,
     /** Told the key of the index file this session writes, whose records it adds to `index` itself. */
     private readonly onIndexWritten: (key: string) => void,
-  ) {}
+    /** Names blobs and seals frames, packs' trailers, the index file and the manifest. */
+    private readonly codec: Codec = plainCodec,
+  ) {
+    this.pack = new PackBuilder((plain, handOver) => FramePool.shared().seal(plain, handOver, codec.key), codec)
+  }
 
   /** Stores a stream of chunks (already cut by the caller's chunker) and returns its reference. */
   async writeStream(name: string, chunking: ChunkingSpec, chunks: AsyncIterable<Uint8Array>): Promise<StreamRef> {
@@ -74,7 +79,7 @@ export class RepositoryWriter {
       streams,
       stats,
     }
-    const bytes = encodeJson(manifest)
+    const bytes = encodeJson(manifest, this.codec)
     const id = sha256(bytes)
     await this.backend.put(keys.snapshot(this.resource, id), bytes)
     return { id, ...manifest }
@@ -82,7 +87,7 @@ export class RepositoryWriter {
 
   /** Stores a blob unless the repository has it; `isList` keeps chunk lists in frames of their own. */
   private async storeBlob(plain: Uint8Array, isList = false): Promise<string> {
-    const id = sha256(plain)
+    const id = this.codec.blobId(plain)
     const key = blobKey(id)
     if (this.index.has(id) || this.sessionBlobs.has(key)) return id
     this.sessionBlobs.add(key)
@@ -120,7 +125,7 @@ export class RepositoryWriter {
     this.throwIfUploadFailed()
     if (this.written.length === 0) return
     const records = Buffer.concat(this.written)
-    const bytes = encodeIndexFile([records])
+    const bytes = encodeIndexFile([records], this.codec)
     this.stats.storedBytes += bytes.length
     const key = keys.index(sha256(bytes))
     await this.backend.put(key, bytes, { ifAbsent: true })
