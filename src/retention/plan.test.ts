@@ -79,6 +79,8 @@ describe('planForget', () => {
     const g1 = generation('g1', 0, 60)
     const g2 = generation('g2', 90, 100)
     const plan = planForget(input({ policy: { last: 1, pitrMs: 20 * hour } }, [g1, g2]))
+    const g2Base = plan.snapshots.find((s) => s.id === 'g2-s90')!
+    expect(g2Base.reasons).toEqual(['kept: last 1', 'kept: pitr base (window 20h)'])
     expect(plan.snapshots.filter((s) => s.keep).map((s) => s.id)).toEqual(['g2-s90'])
     expect(plan.segments.filter((k) => k.startsWith('g2/'))).toEqual([])
     expect(plan.segments.filter((k) => k.startsWith('g1/'))).toHaveLength(60)
@@ -90,6 +92,16 @@ describe('planForget', () => {
     const plan = planForget(input({ policy: { last: 1 } }, [g1, generation('g2', 40, 100)]))
     expect(plan.segments.filter((k) => k.startsWith('g1/'))).toHaveLength(39)
     expect(plan.segments).not.toContain('g1/seg40')
+  })
+
+  it('keeps a generation’s first snapshot when the generation began inside the window', () => {
+    const g1 = generation('g1', 0, 50)
+    const g2 = generation('g2', 60, 100)
+    const plan = planForget(input({ policy: { last: 1, pitrMs: 60 * hour } }, [g1, g2]))
+    expect(plan.snapshots.find((s) => s.id === 'g2-s60')!.reasons).toEqual(['kept: pitr base (window 60h)'])
+    expect(plan.snapshots.find((s) => s.id === 'g1-s40')!.reasons).toEqual(['kept: pitr base (window 60h)'])
+    expect(plan.segments.filter((k) => k.startsWith('g2/'))).toEqual([])
+    expect(plan.segments.filter((k) => k.startsWith('g1/'))).toHaveLength(40)
   })
 
   it('reports the bookmarks it makes unrestorable, and only those', () => {

@@ -50,15 +50,16 @@ export interface ForgetPlan {
  * moment is restored from the newest snapshot at or before it plus the segments after
  * that snapshot, so:
  *
- * - with `pitr`, the newest snapshot at or before the window's start is kept ("kept: pitr
- *   base") for each generation that reaches into the window, so every moment of the window
- *   stays restorable; segments ending at or before that base are not needed;
+ * - with `pitr`, for each generation that reaches into the window, the newest snapshot at
+ *   or before the window's start (or the generation's first, when it began inside the
+ *   window) is kept ("kept: pitr base"), so every moment of the window stays restorable;
+ *   segments ending at or before that base are not needed; a generation that ended
+ *   before the window needs none;
  * - without `pitr`, every moment from a generation's oldest kept snapshot on stays restorable;
  * - a generation with no kept snapshot needs none of its segments.
  *
  * Heads are never removed, nor a generation's newest segment when it reaches past the head
- * (a capture counts on from them). A bookmark stays
- * restorable when a kept snapshot of its generation is at or before it and the segments
+ * (a capture counts on from them). A bookmark stays restorable when a kept snapshot of its generation is at or before it and the segments
  * in between are kept; the others are reported, and their records are left in place.
  */
 export function planForget(input: ForgetInput): ForgetPlan {
@@ -75,23 +76,23 @@ export function planForget(input: ForgetInput): ForgetPlan {
     const own = input.snapshots
       .filter((s) => s.generation === generation && s.seq !== undefined)
       .sort((a, b) => a.seq! - b.seq!)
+    let needed = Number.POSITIVE_INFINITY
     if (windowStart !== undefined && reaches(generation, input, windowStart)) {
-      const base = own.filter((s) => s.time <= windowStart).at(-1)
+      // Every moment of the window restores from one base: the newest snapshot at or before
+      // the window's start, or the generation's first when it began inside the window.
+      const base = own.filter((s) => s.time <= windowStart).at(-1) ?? own[0]
       if (base) {
         const decision = byId.get(base.id)!
         if (!decision.keep) decision.reasons = []
         decision.keep = true
         decision.reasons.push(`kept: pitr base (window ${formatSpan(input.policy!.pitrMs!)})`)
+        needed = base.seq!
       }
     }
-    const kept = own.filter((s) => byId.get(s.id)!.keep)
-    neededAfter.set(generation, kept[0]?.seq ?? Number.POSITIVE_INFINITY)
-    // With a window, changes older than the window's base serve only the snapshots before it, which restore alone.
-    if (windowStart !== undefined) {
-      const base = kept.filter((s) => s.time <= windowStart).at(-1)
-      if (base) neededAfter.set(generation, base.seq!)
-      else if (!reaches(generation, input, windowStart)) neededAfter.set(generation, Number.POSITIVE_INFINITY)
-    }
+    // Without a window, every moment from the oldest kept snapshot on stays restorable; with
+    // one, kept snapshots older than the base restore alone.
+    if (windowStart === undefined) needed = own.find((s) => byId.get(s.id)!.keep)?.seq ?? needed
+    neededAfter.set(generation, needed)
   }
   // A generation's newest segment stays when it reaches past the head: a capture that
   // restarts counts on from the newest of the two.
