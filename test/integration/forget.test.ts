@@ -106,7 +106,9 @@ describe('forget and the point-in-time window', () => {
     const dir = await tempDir('drkit-forget-pitr-')
     const app = join(dir, 'app.db')
     const live = new Database(app)
-    onTestFinished(() => live.close())
+    onTestFinished(() => {
+      live.close()
+    })
     live.pragma('journal_mode = WAL')
     live.exec('CREATE TABLE t1 (id INTEGER PRIMARY KEY, name TEXT, v)')
     const insert = (n: number) =>
