@@ -245,8 +245,9 @@ export class Repository {
     this.index ??= new PackIndex()
     for (const key of present) {
       if (this.loadedIndexes.has(key)) continue
-      this.loadedIndexes.add(key)
+      // Counted as loaded only once read: a failed read is tried again by the next call.
       const bytes = await this.backend.get(key)
+      this.loadedIndexes.add(key)
       const name = idOfKey(key)
       // A damaged index is set aside, not fatal: snapshots whose chunks it alone knew fail
       // to restore (and verify names them); every other snapshot still restores.

@@ -92,6 +92,13 @@ export async function prune(repository: Repository, req: PruneRequest): Promise<
   }
 
   const copied = await repack(repository.backend, reader, index, marks, move, repository.config.packSize)
+  // A new pack can have the very id of one already there (an interrupted prune repacked the
+  // same blobs before): it now holds the copies, so it is never removed.
+  for (const id of copied.packs) {
+    drop.delete(id)
+    move.delete(id)
+    leftovers.delete(id)
+  }
   result.packs.written = copied.packs.length
   result.blobs.repacked = copied.blobs
   result.bytes.written = copied.storedBytes
