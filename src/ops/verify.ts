@@ -8,6 +8,7 @@ import { shortId } from '../repository/index.js'
 import { readPackEntries } from '../repository/pack.js'
 import type { BlobLocation } from '../repository/pack-index.js'
 import type { OpsContext } from './context.js'
+import { verifySegments } from './verify-segments.js'
 
 export interface VerifyOptions {
   resource?: string
@@ -21,6 +22,8 @@ export interface VerifyProblem {
   problem: string
   /** Ids of the snapshots that cannot be restored because of it. */
   snapshots: string[]
+  /** For damaged or missing changes: the moments that cannot be restored exactly. */
+  moments?: { from: string; to: string }
 }
 
 export interface VerifyResult {
@@ -36,7 +39,8 @@ export interface VerifyResult {
  * Checks that every snapshot can be restored: its manifest, its chunk lists and every
  * chunk it references are in the index and in packs that exist; with `readData`, every
  * pack is read in full and every blob in it is decoded and checked against its hash.
- * Each problem names the object and the snapshots it affects.
+ * Each resource's segment chains are checked for holes (verify-segments.ts). Each
+ * problem names the object and the snapshots or moments it affects.
  */
 export async function verify(ctx: OpsContext, opts: VerifyOptions = {}): Promise<VerifyResult> {
   if (opts.resource) ctx.resource(opts.resource)
@@ -95,6 +99,12 @@ export async function verify(ctx: OpsContext, opts: VerifyOptions = {}): Promise
         }
         for (let at = 0; at < list.length; at += 32) check(list.toString('hex', at, at + 32))
       }
+    }
+  }
+  for (const resource of opts.resource ? [opts.resource] : Object.keys(ctx.plan.resources)) {
+    for (const p of await verifySegments(repository, resource, opts)) {
+      const problem = `${p.problem}: moments ${p.moments.from} – ${p.moments.to} cannot be restored exactly`
+      problems.push({ object: p.object, problem, snapshots: [], moments: p.moments })
     }
   }
   return {

@@ -304,20 +304,36 @@ export class Repository {
     return listEvidence<Body>(this.backend, kind, this.codec, opts)
   }
 
+  /** The index files whose records `loadIndex` holds. */
+  get loadedIndexKeys(): ReadonlySet<string> {
+    return this.loadedIndexes
+  }
+
   async blobReader(): Promise<BlobReader> {
     return new BlobReader(this.backend, await this.loadIndex(), this.codec)
   }
 
   /**
    * The pack index, brought up to date: index files written since the last call (by this
-   * or another process) are loaded, so a long-lived repository sees others' snapshots.
+   * or another process) are loaded, so a long-lived repository sees others' snapshots; when
+   * one it had loaded is gone (a prune rewrote it), the whole index is read again.
    */
   async loadIndex(): Promise<PackIndex> {
+    const present = new Set<string>()
+    for await (const { key } of this.backend.list(keys.indexPrefix)) present.add(key)
+    // An index file that went away was rewritten by a prune, which may have deleted packs it
+    // named: start over, so that no write deduplicates against a blob that is gone.
+    if ([...this.loadedIndexes].some((key) => !present.has(key))) {
+      this.index = undefined
+      this.loadedIndexes.clear()
+      this.damagedIndexes.length = 0
+    }
     this.index ??= new PackIndex()
-    for await (const { key } of this.backend.list(keys.indexPrefix)) {
+    for (const key of present) {
       if (this.loadedIndexes.has(key)) continue
-      this.loadedIndexes.add(key)
+      // Counted as loaded only once read: a failed read is tried again by the next call.
       const bytes = await this.backend.get(key)
+      this.loadedIndexes.add(key)
       const name = idOfKey(key)
       // A damaged index is set aside, not fatal: snapshots whose chunks it alone knew fail
       // to restore (and verify names them); every other snapshot still restores.

@@ -6,14 +6,17 @@ import { idOfKey, keys } from './format.js'
 
 /**
  * Locks are small files under `locks/`. Writers of one resource exclude each other;
- * an exclusive lock (pruning) excludes everyone; readers only keep exclusive locks out.
+ * an exclusive lock excludes everyone; readers only keep exclusive and prune locks out.
+ * A prune lock (the short delete phase of `forget`) excludes everyone but capture
+ * shippers (write locks on `<resource>:capture`), which only add segments and heads that
+ * pruning never removes while they are needed: an agent can run for months.
  *
  * Taking a lock: write ours, then list all; if one conflicts, remove ours and wait or fail.
  * Two processes that race both see each other and both back off, so at most one wins.
  * A lock is stale when its process is gone (same host) or its heartbeat is older than
  * `staleAfterMs`; stale locks are ignored and removed by the next taker.
  */
-export type LockKind = 'read' | 'write' | 'exclusive'
+export type LockKind = 'read' | 'write' | 'exclusive' | 'prune'
 
 export interface LockInfo {
   resource: string
@@ -96,8 +99,13 @@ export async function acquireLock(
   }
 }
 
+/** A capture shipper's lock: ops/capture.ts takes a write lock on `<resource>:capture`. */
+const isCapture = (l: LockInfo) => l.kind === 'write' && l.resource.endsWith(':capture')
+
 function conflicts(a: LockInfo, b: LockInfo): boolean {
   if (a.kind === 'exclusive' || b.kind === 'exclusive') return true
+  if (a.kind === 'prune') return !isCapture(b)
+  if (b.kind === 'prune') return !isCapture(a)
   return a.kind === 'write' && b.kind === 'write' && a.resource === b.resource
 }
 

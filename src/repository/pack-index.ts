@@ -58,6 +58,24 @@ export class PackIndex {
     return slot === undefined ? undefined : this.at(slot)
   }
 
+  /**
+   * A blob's slot, 0 to blobCount - 1, from its compact key (`blobKey`): lets a caller keep
+   * one byte of marks per blob in a typed array (pruning) instead of a set of ids.
+   */
+  slotOfKey(key: string): number | undefined {
+    return this.slots.get(key)
+  }
+
+  /** Every blob as its compact key and slot, without building an object per blob. */
+  slotEntries(): IterableIterator<[key: string, slot: number]> {
+    return this.slots.entries()
+  }
+
+  /** The pack holding the copy of the blob in `slot` that reads use. */
+  packOfSlot(slot: number): string {
+    return this.packs[this.columns.pack[slot]!]!
+  }
+
   /** The blobs the index places in each pack (for reading whole packs in verify). */
   blobsByPack(): Map<string, { id: string; at: BlobLocation }[]> {
     const byPack = new Map<string, { id: string; at: BlobLocation }[]>()
