@@ -63,9 +63,12 @@ export async function main(argv: string[]): Promise<number> {
     if (!load) throw new PlanError(`unknown command "${name}"`, 'Run `drkit --help` for the list of commands.')
     const command = await load()
     let parsed: ReturnType<typeof parseArgs>
+    let optional: ReturnType<typeof optionalValues>
     try {
+      const args = joinRelativeTimes([...argv.slice(0, at), ...argv.slice(at + 1)], command.options ?? {})
+      optional = optionalValues(args, command.options ?? {})
       parsed = parseArgs({
-        args: joinRelativeTimes([...argv.slice(0, at), ...argv.slice(at + 1)], command.options ?? {}),
+        args: optional.args,
         options: { ...globalOptions, ...command.options },
         allowPositionals: true,
         strict: true,
@@ -79,7 +82,7 @@ export async function main(argv: string[]): Promise<number> {
       )
       return exitCodes.ok
     }
-    const values = parsed.values as Record<string, string | boolean | undefined>
+    const values = { ...parsed.values, ...optional.values } as Record<string, string | boolean | undefined>
     const config = typeof values.config === 'string' ? values.config : undefined
     return (await command.run({ values, positionals: parsed.positionals }, { out, config })) ?? exitCodes.ok
   } catch (err) {
@@ -97,6 +100,21 @@ function commandIndex(argv: string[]): number {
     else if (arg !== '--json' && !arg.startsWith('--config=')) return i
   }
   return argv.length
+}
+
+/**
+ * A boolean option may take an optional value written `--name=VALUE` (`--read-data=10`):
+ * parseArgs knows no optional values, so those are taken out here and given back as strings.
+ */
+function optionalValues(args: string[], options: Options): { args: string[]; values: Record<string, string> } {
+  const values: Record<string, string> = {}
+  const rest = args.filter((arg) => {
+    const match = /^--([^=]+)=(.*)$/s.exec(arg)
+    if (!match || options[match[1]!]?.type !== 'boolean') return true
+    values[match[1]!] = match[2]!
+    return false
+  })
+  return { args: rest, values }
 }
 
 /**
