@@ -24,6 +24,9 @@ const commands: Record<string, () => Promise<Command>> = {
   demo: () => import('./commands/demo.js').then((m) => m.default),
   export: () => import('./commands/export.js').then((m) => m.default),
   import: () => import('./commands/import.js').then((m) => m.default),
+  status: () => import('./commands/status.js').then((m) => m.default),
+  report: () => import('./commands/report.js').then((m) => m.default),
+  runbook: () => import('./commands/runbook.js').then((m) => m.default),
 }
 
 const globalOptions: Options = {
@@ -59,23 +62,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(`${await usage()}\n`)
       return name ? exitCodes.ok : exitCodes.usage
     }
-    const load = commands[name]
-    if (!load) throw new PlanError(`unknown command "${name}"`, 'Run `drkit --help` for the list of commands.')
-    const command = await load()
-    let parsed: ReturnType<typeof parseArgs>
-    let optional: ReturnType<typeof optionalValues>
-    try {
-      const args = joinRelativeTimes([...argv.slice(0, at), ...argv.slice(at + 1)], command.options ?? {})
-      optional = optionalValues(args, command.options ?? {})
-      parsed = parseArgs({
-        args: optional.args,
-        options: { ...globalOptions, ...command.options },
-        allowPositionals: true,
-        strict: true,
-      })
-    } catch (err) {
-      throw new PlanError(`${(err as Error).message.replace(/\.$/, '')}`, `Usage: ${command.usage}`)
-    }
+    const { command, parsed, optional } = await parseCommandLine(argv)
     if (parsed.values.help) {
       process.stdout.write(
         `Usage: ${command.usage}\n\n${command.summary}\n${command.help ? `\n${command.help}\n` : ''}\n${exitHelp}\n`,
@@ -90,6 +77,37 @@ export async function main(argv: string[]): Promise<number> {
     else process.stderr.write(`${formatError(err)}\n`)
     return exitCodeOf(err)
   }
+}
+
+/** The names of every command, for generated text (the runbook) that must name only real ones. */
+export const commandNames: readonly string[] = Object.keys(commands)
+
+/**
+ * Parses a command line as `main` does, without running it: PlanError for an unknown
+ * command or options the command does not take. The runbook's tests use it so that its
+ * command lines cannot drift from the CLI.
+ */
+export async function parseCommandLine(argv: string[]) {
+  const at = commandIndex(argv)
+  const name = argv[at]
+  const load = name === undefined ? undefined : commands[name]
+  if (!load) throw new PlanError(`unknown command "${name}"`, 'Run `drkit --help` for the list of commands.')
+  const command = await load()
+  let parsed: ReturnType<typeof parseArgs>
+  let optional: ReturnType<typeof optionalValues>
+  try {
+    const args = joinRelativeTimes([...argv.slice(0, at), ...argv.slice(at + 1)], command.options ?? {})
+    optional = optionalValues(args, command.options ?? {})
+    parsed = parseArgs({
+      args: optional.args,
+      options: { ...globalOptions, ...command.options },
+      allowPositionals: true,
+      strict: true,
+    })
+  } catch (err) {
+    throw new PlanError(`${(err as Error).message.replace(/\.$/, '')}`, `Usage: ${command.usage}`)
+  }
+  return { command, parsed, optional }
 }
 
 /** Where the command name is: global options such as `--config FILE` may come before it. */

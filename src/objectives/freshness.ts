@@ -1,3 +1,4 @@
+import { formatDuration } from '../plan/index.js'
 import type { Timeline } from '../timeline/index.js'
 
 export interface Freshness {
@@ -28,4 +29,9 @@ export function assessFreshness(timeline: Timeline, rpoMs: number | undefined, n
     rpoMs,
     breached: rpoMs !== undefined && ageMs > rpoMs,
   }
+}
+
+/** An age for people: whole seconds once past a second (`2m5s`, not `2m5s105ms`). */
+export function formatAge(ms: number): string {
+  return formatDuration(ms < 1000 ? ms : Math.round(ms / 1000) * 1000)
 }

@@ -6,6 +6,6 @@
  */
 export { type Coverage, planCoverage } from './coverage.js'
 export { type DrillDue, drillsDue } from './drills.js'
-export { assessFreshness, type Freshness } from './freshness.js'
+export { assessFreshness, type Freshness, formatAge } from './freshness.js'
 export { type Interval, subtractWindows } from './intervals.js'
 export { predictRto, type RestoreMeasurement } from './predict.js'

@@ -1,5 +1,5 @@
 import { IntegrityError } from '../errors.js'
-import { assessFreshness, type Interval, planCoverage, subtractWindows } from '../objectives/index.js'
+import { assessFreshness, formatAge, type Interval, planCoverage, subtractWindows } from '../objectives/index.js'
 import { formatDuration, type Resource } from '../plan/index.js'
 import type { Repository, SegmentRef, Snapshot } from '../repository/index.js'
 import { shortId } from '../repository/index.js'
@@ -95,7 +95,7 @@ export async function checkResource(
     findings.push(
       fresh.newest === undefined
         ? `nothing is recoverable, against an RPO of ${formatDuration(fresh.rpoMs!)}`
-        : `the newest recoverable point is ${formatDuration(fresh.ageMs!)} old, over the RPO of ${formatDuration(fresh.rpoMs!)}`,
+        : `the newest recoverable point is ${formatAge(fresh.ageMs!)} old, over the RPO of ${formatDuration(fresh.rpoMs!)}`,
     )
 
   let coverage: ResourceCheck['coverage']

@@ -1,5 +1,6 @@
 import type { AlertDispatcher } from '../../alerts/index.js'
 import { PlanError } from '../../errors.js'
+import { formatAge } from '../../objectives/index.js'
 import { openContext } from '../../ops/context.js'
 import { type ResourceCheck, type VerifyResult, verify } from '../../ops/verify.js'
 import { formatDuration } from '../../plan/index.js'
@@ -95,7 +96,7 @@ function freshnessLine(check: ResourceCheck): string {
   const f = check.freshness
   const rpo = f.rpoMs === undefined ? 'no RPO set' : `RPO ${formatDuration(f.rpoMs)}`
   if (!f.newest) return `nothing recoverable yet (${rpo})`
-  return `newest recoverable point ${f.newest}, ${formatDuration(f.ageMs!)} old (${rpo})`
+  return `newest recoverable point ${f.newest}, ${formatAge(f.ageMs!)} old (${rpo})`
 }
 
 function coverageLine(check: ResourceCheck): string {
