@@ -19,8 +19,8 @@ const command: Command = {
     'resource. With --read-data, every stored byte is read and checked against its hash; with --read-data=10, a\n' +
     'random 10% of the packs and segments, a different share each run. Then, per resource, the newest recoverable\n' +
     'point against its RPO, and for a `snapshots.schedule` the days of the last 30 without a snapshot.\n' +
-    'The result is stored in the repository as evidence (shown by `drkit status` and `drkit report`), and\n' +
-    'alerts are sent for damage (verify.failed) and stale backups (rpo.breached).\n' +
+    'The result is stored in the repository as evidence (shown by `drkit status` and `drkit report`); a failure\n' +
+    'sends the alert verify.failed, and the next passing run resolves it.\n' +
     'Exits 1 naming each damaged object, the snapshots and moments it makes unrecoverable, or the objective missed.',
   options: { 'read-data': { type: 'boolean' } },
   async run({ values, positionals }, { out, config }) {
@@ -66,13 +66,11 @@ function raiseAlerts(alerts: AlertDispatcher, result: VerifyResult): void {
         : []),
       ...check.unrecoverable.map((u) => `${u.from} – ${u.to} can no longer be restored`),
       ...(check.coverage?.missing.map((day) => `no snapshot for ${day}`) ?? []),
+      ...(check.freshness.ok ? [] : [freshnessLine(check)]),
     ]
     if (problems.length > 0)
       alerts.raise({ event: 'verify.failed', source: check.resource, message: problems.join('; ') })
     else alerts.resolve('verify.failed', check.resource, 'verify passed')
-    if (!check.freshness.ok)
-      alerts.raise({ event: 'rpo.breached', source: check.resource, message: freshnessLine(check) })
-    else alerts.resolve('rpo.breached', check.resource, freshnessLine(check))
   }
 }
 
