@@ -27,6 +27,9 @@ const commands: Record<string, () => Promise<Command>> = {
   export: () => import('./commands/export.js').then((m) => m.default),
   import: () => import('./commands/import.js').then((m) => m.default),
   key: () => import('./commands/key.js').then((m) => m.default),
+  status: () => import('./commands/status.js').then((m) => m.default),
+  report: () => import('./commands/report.js').then((m) => m.default),
+  runbook: () => import('./commands/runbook.js').then((m) => m.default),
 }
 
 const globalOptions: Options = {
@@ -65,27 +68,14 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(`${await usage()}\n`)
       return name ? exitCodes.ok : exitCodes.usage
     }
-    const load = commands[name]
-    if (!load) throw new PlanError(`unknown command "${name}"`, 'Run `drkit --help` for the list of commands.')
-    const command = await load()
-    let parsed: ReturnType<typeof parseArgs>
-    try {
-      parsed = parseArgs({
-        args: joinRelativeTimes([...argv.slice(0, at), ...argv.slice(at + 1)], command.options ?? {}),
-        options: { ...globalOptions, ...command.options },
-        allowPositionals: true,
-        strict: true,
-      })
-    } catch (err) {
-      throw new PlanError(`${(err as Error).message.replace(/\.$/, '')}`, `Usage: ${command.usage}`)
-    }
+    const { command, parsed, optional } = await parseCommandLine(argv)
     if (parsed.values.help) {
       process.stdout.write(
         `Usage: ${command.usage}\n\n${command.summary}\n${command.help ? `\n${command.help}\n` : ''}\n${exitHelp}\n`,
       )
       return exitCodes.ok
     }
-    const values = parsed.values as Record<string, string | boolean | undefined>
+    const values = { ...parsed.values, ...optional.values } as Record<string, string | boolean | undefined>
     const config = typeof values.config === 'string' ? values.config : undefined
     // The one place a password file is named; ops read it from there (ops/password.ts).
     if (typeof values['password-file'] === 'string') process.env.DRKIT_PASSWORD_FILE = values['password-file']
@@ -97,6 +87,37 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+/** The names of every command, for generated text (the runbook) that must name only real ones. */
+export const commandNames: readonly string[] = Object.keys(commands)
+
+/**
+ * Parses a command line as `main` does, without running it: PlanError for an unknown
+ * command or options the command does not take. The runbook's tests use it so that its
+ * command lines cannot drift from the CLI.
+ */
+export async function parseCommandLine(argv: string[]) {
+  const at = commandIndex(argv)
+  const name = argv[at]
+  const load = name === undefined ? undefined : commands[name]
+  if (!load) throw new PlanError(`unknown command "${name}"`, 'Run `drkit --help` for the list of commands.')
+  const command = await load()
+  let parsed: ReturnType<typeof parseArgs>
+  let optional: ReturnType<typeof optionalValues>
+  try {
+    const args = joinRelativeTimes([...argv.slice(0, at), ...argv.slice(at + 1)], command.options ?? {})
+    optional = optionalValues(args, command.options ?? {})
+    parsed = parseArgs({
+      args: optional.args,
+      options: { ...globalOptions, ...command.options },
+      allowPositionals: true,
+      strict: true,
+    })
+  } catch (err) {
+    throw new PlanError(`${(err as Error).message.replace(/\.$/, '')}`, `Usage: ${command.usage}`)
+  }
+  return { command, parsed, optional }
+}
+
 /** Where the command name is: global options such as `--config FILE` may come before it. */
 function commandIndex(argv: string[]): number {
   for (let i = 0; i < argv.length; i++) {
@@ -105,6 +126,21 @@ function commandIndex(argv: string[]): number {
     else if (arg !== '--json' && !arg.startsWith('--config=') && !arg.startsWith('--password-file=')) return i
   }
   return argv.length
+}
+
+/**
+ * A boolean option may take an optional value written `--name=VALUE` (`--read-data=10`):
+ * parseArgs knows no optional values, so those are taken out here and given back as strings.
+ */
+function optionalValues(args: string[], options: Options): { args: string[]; values: Record<string, string> } {
+  const values: Record<string, string> = {}
+  const rest = args.filter((arg) => {
+    const match = /^--([^=]+)=(.*)$/s.exec(arg)
+    if (!match || options[match[1]!]?.type !== 'boolean') return true
+    values[match[1]!] = match[2]!
+    return false
+  })
+  return { args: rest, values }
 }
 
 /**

@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto'
 import { IntegrityError } from '../errors.js'
 import type { Codec } from '../repository/crypto/index.js'
 import { keys } from '../repository/format.js'
@@ -8,12 +9,21 @@ import { shortId } from '../repository/index.js'
 import { readPackEntries } from '../repository/pack.js'
 import type { BlobLocation } from '../repository/pack-index.js'
 import type { OpsContext } from './context.js'
-import { verifySegments } from './verify-segments.js'
+import { checkResource, type ResourceCheck } from './verify-resources.js'
+
+export type { ResourceCheck } from './verify-resources.js'
 
 export interface VerifyOptions {
   resource?: string
-  /** Read and hash every stored byte, not only the structure. */
-  readData?: boolean
+  /**
+   * Read and hash stored bytes, not only the structure: every pack and segment (`true`), or
+   * a random PERCENT of them, a different share each run, so that repeated runs cover all.
+   */
+  readData?: boolean | number
+  /** Keep the result in the repository as evidence (default true). */
+  store?: boolean
+  /** The moment freshness and coverage are judged at (default now). */
+  now?: Date
 }
 
 export interface VerifyProblem {
@@ -27,23 +37,35 @@ export interface VerifyProblem {
 }
 
 export interface VerifyResult {
+  /** No damage: every snapshot and every captured moment that was recoverable still is. */
   ok: boolean
+  /** Every resource's newest recoverable point is within its RPO and its schedule has every snapshot. */
+  objectivesMet: boolean
   snapshots: number
   packs: number
   bytesRead: number
   problems: VerifyProblem[]
+  /** The share of packs and segments read, in percent (0 without --read-data). */
+  readDataPercent: number
+  /** Per resource: what the damage costs it, freshness against its RPO, coverage of its schedule. */
+  resources: ResourceCheck[]
+  /** Ids of the evidence records stored, or why they could not be. */
+  evidence: { stored: string[]; error?: string }
   durationMs: number
 }
 
 /**
  * Checks that every snapshot can be restored: its manifest, its chunk lists and every
  * chunk it references are in the index and in packs that exist; with `readData`, every
- * pack is read in full and every blob in it is decoded and checked against its hash.
- * Each resource's segment chains are checked for holes (verify-segments.ts). Each
- * problem names the object and the snapshots or moments it affects.
+ * pack (or a random share of them) is read in full and every blob in it is decoded and
+ * checked against its hash, and so is every segment. Each problem names the object and
+ * the snapshots it affects; per resource, the moments it makes unrecoverable, and the
+ * freshness and schedule coverage against the plan. The result is stored as evidence.
  */
 export async function verify(ctx: OpsContext, opts: VerifyOptions = {}): Promise<VerifyResult> {
   if (opts.resource) ctx.resource(opts.resource)
+  const percent = readDataPercent(opts.readData)
+  const now = opts.now ?? new Date()
   const started = performance.now()
   const repository = await ctx.repository()
   const problems: VerifyProblem[] = []
@@ -58,8 +80,8 @@ export async function verify(ctx: OpsContext, opts: VerifyOptions = {}): Promise
   // Blobs found damaged or missing, with the object to blame.
   const bad = new Map<string, string>()
   let bytesRead = 0
-  if (opts.readData) {
-    for (const [packId, blobs] of index.blobsByPack()) {
+  if (percent > 0) {
+    for (const [packId, blobs] of sample([...index.blobsByPack()], percent)) {
       const key = keys.pack(packId)
       if (!packSizes.has(key)) continue
       const bytes = await repository.backend.get(key)
@@ -101,20 +123,86 @@ export async function verify(ctx: OpsContext, opts: VerifyOptions = {}): Promise
       }
     }
   }
-  for (const resource of opts.resource ? [opts.resource] : Object.keys(ctx.plan.resources)) {
-    for (const p of await verifySegments(repository, resource, opts)) {
-      const problem = `${p.problem}: moments ${p.moments.from} – ${p.moments.to} cannot be restored exactly`
-      problems.push({ object: p.object, problem, snapshots: [], moments: p.moments })
-    }
+  const names = opts.resource ? [opts.resource] : Object.keys(ctx.plan.resources)
+  const resources: ResourceCheck[] = []
+  for (const name of names) {
+    const own = snapshots.filter((s) => s.resource === name)
+    resources.push(
+      await checkResource(repository, ctx.resource(name), own, problems, {
+        now: now.getTime(),
+        readSegments: (segments) => (percent > 0 ? sample(segments, percent) : []),
+      }),
+    )
   }
-  return {
+  const result: VerifyResult = {
     ok: problems.length === 0,
+    objectivesMet: resources.every((r) => r.freshness.ok && (r.coverage?.ok ?? true)),
     snapshots: snapshots.length,
     packs: index.packCount,
     bytesRead,
     problems,
+    readDataPercent: percent,
+    resources,
+    evidence: { stored: [] },
     durationMs: Math.round(performance.now() - started),
   }
+  if (opts.store !== false) result.evidence = await storeEvidence(repository, result, now)
+  return result
+}
+
+/**
+ * One evidence record per resource checked: its verdict, and the repository's problems
+ * that touch its snapshots or no snapshot in particular. A repository that cannot take the
+ * record does not hide the verdict: the error is returned beside it.
+ */
+async function storeEvidence(
+  repository: Repository,
+  result: VerifyResult,
+  now: Date,
+): Promise<VerifyResult['evidence']> {
+  const stored: string[] = []
+  try {
+    for (const check of result.resources) {
+      const { resources: _, evidence: __, ...whole } = result
+      const problems = result.problems.filter(
+        (p) => p.snapshots.length === 0 || p.snapshots.some((id) => check.damagedSnapshots.includes(id)),
+      )
+      const body: VerifyEvidence = { ...whole, problems, check }
+      const ok = check.ok && problems.length === 0
+      stored.push(
+        (
+          await repository.writeEvidence({
+            kind: 'verify',
+            time: now.toISOString(),
+            resource: check.resource,
+            ok,
+            body,
+          })
+        ).id,
+      )
+    }
+    return { stored }
+  } catch (err) {
+    return { stored, error: (err as Error).message }
+  }
+}
+
+/** What a verify evidence record holds: the run's figures, the problems that touch the resource, its check. */
+export type VerifyEvidence = Omit<VerifyResult, 'resources' | 'evidence'> & { check: ResourceCheck }
+
+function readDataPercent(readData: boolean | number | undefined): number {
+  if (readData === true) return 100
+  if (!readData) return 0
+  return Math.min(100, Math.max(0, readData))
+}
+
+/** A random PERCENT of items (at least one when there are any), in their original order. */
+function sample<T>(items: T[], percent: number): T[] {
+  if (percent >= 100) return items
+  const count = Math.min(items.length, Math.max(1, Math.ceil((items.length * percent) / 100)))
+  const picked = new Set<number>()
+  while (picked.size < count) picked.add(randomInt(items.length))
+  return items.filter((_, i) => picked.has(i))
 }
 
 async function readSnapshots(repository: Repository, resource: string | undefined, problems: VerifyProblem[]) {

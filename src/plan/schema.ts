@@ -138,7 +138,21 @@ const urlSchema = z.url({
   protocol: /^https?$/,
   error: (issue) => (issue.input === undefined ? undefined : `${JSON.stringify(issue.input)} is not an http(s) URL`),
 })
-const events = z.array(z.string()).optional()
+/** What alerts are raised for, named `<area>.<what>`; a notifier's `events` filter takes these or `area.*`. */
+export const alertEvents = [
+  'backup.failed',
+  'capture.gap',
+  'rpo.breached',
+  'verify.failed',
+  'drill.failed',
+  'drill.overdue',
+] as const
+const eventFilter = z
+  .string()
+  .refine((name) => alertEvents.some((e) => e === name || (name.endsWith('.*') && e.startsWith(name.slice(0, -1)))), {
+    error: (issue) => notOneOf(issue.input, 'an alert event', [...alertEvents, 'backup.*', 'drill.*', '...']),
+  })
+const events = z.array(eventFilter).optional()
 export const alertSchema = z.discriminatedUnion(
   'type',
   [

@@ -1,18 +1,27 @@
 /**
  * The agent: one loop that captures and ships changes for every resource with `capture`,
- * and takes the snapshots that `snapshots.schedule` asks for. It calls ops and nothing
+ * and takes the snapshots that `snapshots.schedule` asks for. With alerts, it sends them
+ * for its failures and checks the objectives periodically. It calls ops and nothing
  * below them.
  */
 import { Cron } from 'croner'
+import type { AlertDispatcher } from '../alerts/index.js'
 import { backup } from '../ops/backup.js'
 import { type CaptureEvent, CaptureShipper } from '../ops/capture.js'
 import type { OpsContext } from '../ops/context.js'
+import { Watch } from './watch.js'
 
 /** How often the agent looks for new commits: the finest transaction boundary it can prove. */
 const pollMs = 20
 
 export interface AgentEvent {
-  event: CaptureEvent['event'] | 'snapshot.taken' | 'snapshot.failed' | 'agent.started' | 'agent.stopped'
+  event:
+    | CaptureEvent['event']
+    | 'snapshot.taken'
+    | 'snapshot.failed'
+    | 'check.failed'
+    | 'agent.started'
+    | 'agent.stopped'
   resource?: string
   message: string
   changes?: number
@@ -25,10 +34,18 @@ export interface AgentOptions {
   /** Stops the loop; everything captured so far is shipped before `runAgent` returns. */
   signal?: AbortSignal
   onEvent?: (e: AgentEvent) => void
+  /** Where alerts go; delivery happens in the background and is awaited when the agent stops. */
+  alerts?: AlertDispatcher
+  /** How often the objectives are checked for alerts (default one minute; once per pass with `once`). */
+  checkEveryMs?: number
 }
 
 export async function runAgent(ctx: OpsContext, opts: AgentOptions = {}): Promise<void> {
-  const emit = opts.onEvent ?? (() => {})
+  const watch = opts.alerts?.enabled ? new Watch(ctx, opts.alerts, opts.checkEveryMs ?? 60_000) : undefined
+  const emit = (e: AgentEvent) => {
+    watch?.onEvent(e)
+    opts.onEvent?.(e)
+  }
   const captured = Object.values(ctx.plan.resources).filter((r) => r.capture)
   const scheduled = Object.values(ctx.plan.resources).filter((r) => r.snapshots?.schedule)
   const shippers: CaptureShipper[] = []
@@ -62,12 +79,23 @@ export async function runAgent(ctx: OpsContext, opts: AgentOptions = {}): Promis
         await takeSnapshot(ctx, s.resource, emit)
         s.next = nextRun(s.cron)
       }
+      if (watch && (opts.once || watch.isDue(now))) await check(watch, emit)
       if (opts.once || opts.signal?.aborted) break
       await sleep(pollMs, opts.signal)
     }
   } finally {
     for (const shipper of shippers) await shipper.close()
     emit({ event: 'agent.stopped', message: 'everything captured is shipped' })
+    await opts.alerts?.flush()
+  }
+}
+
+async function check(watch: Watch, emit: (e: AgentEvent) => void): Promise<void> {
+  try {
+    await watch.check()
+  } catch (err) {
+    // A check that cannot read the repository now is retried at the next one; capture goes on.
+    emit({ event: 'check.failed', message: `checking the objectives failed: ${(err as Error).message}` })
   }
 }
 

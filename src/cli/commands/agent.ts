@@ -1,5 +1,6 @@
 import { openContext } from '../../ops/context.js'
 import { runAgent } from '../../scheduler/agent.js'
+import { commandAlerts } from '../alerting.js'
 import type { Command } from '../command.js'
 
 const command: Command = {
@@ -7,7 +8,9 @@ const command: Command = {
   usage: 'drkit agent [--once] [--verbose]',
   help:
     'Runs in the foreground until SIGTERM or SIGINT, then ships everything captured before it exits.\n' +
-    'With --once: one pass (ship what is captured, take snapshots that are due) and exit.',
+    'With --once: one pass (ship what is captured, take snapshots that are due, check the objectives) and exit.\n' +
+    "Alerts go to the plan's notifiers: backup.failed, capture.gap, and from a check every minute rpo.breached,\n" +
+    'verify.failed, drill.failed and drill.overdue, each sent once while it lasts and resolved when it is over.',
   options: { once: { type: 'boolean' }, verbose: { type: 'boolean', short: 'v' } },
   async run({ values }, { out, config }) {
     const ctx = await openContext({ config })
@@ -19,11 +22,11 @@ const command: Command = {
       await runAgent(ctx, {
         once: values.once === true,
         signal: stop.signal,
+        alerts: commandAlerts(ctx.plan, out),
         onEvent: (e) => {
           if (e.event === 'capture.shipped' && !values.verbose) return
           const line = `${new Date().toISOString()} ${e.event}${e.resource ? ` ${e.resource}` : ''}: ${e.message}`
-          if (e.event === 'capture.gap' || e.event === 'snapshot.failed' || e.event === 'capture.warning')
-            out.warn(line)
+          if (['capture.gap', 'snapshot.failed', 'capture.warning', 'check.failed'].includes(e.event)) out.warn(line)
           else out.info(line)
         },
       })

@@ -1,37 +1,106 @@
+import type { AlertDispatcher } from '../../alerts/index.js'
+import { PlanError } from '../../errors.js'
+import { formatAge } from '../../objectives/index.js'
 import { openContext } from '../../ops/context.js'
-import { verify } from '../../ops/verify.js'
+import { type ResourceCheck, type VerifyResult, verify } from '../../ops/verify.js'
+import { formatDuration } from '../../plan/index.js'
 import { shortId } from '../../repository/index.js'
+import { commandAlerts } from '../alerting.js'
 import type { Command } from '../command.js'
 import { formatBytes, formatMs } from '../output.js'
 
+const usage = 'drkit verify [RESOURCE] [--read-data[=PERCENT]] [--json]'
+
 const command: Command = {
-  summary: 'check that every snapshot can be restored',
-  usage: 'drkit verify [RESOURCE] [--read-data] [--json]',
+  summary: 'check that every snapshot and moment can be restored, and that backups are fresh',
+  usage,
   help:
-    'Checks every snapshot, its chunk lists and the packs holding its chunks. With --read-data, every stored\n' +
-    'byte is read and checked against its hash. Exits 1 naming each damaged object and the snapshots it affects.',
+    'Checks every snapshot, its chunk lists and the packs holding its chunks, and the change chains of each\n' +
+    'resource. With --read-data, every stored byte is read and checked against its hash; with --read-data=10, a\n' +
+    'random 10% of the packs and segments, a different share each run. Then, per resource, the newest recoverable\n' +
+    'point against its RPO, and for a `snapshots.schedule` the days of the last 30 without a snapshot.\n' +
+    'The result is stored in the repository as evidence (shown by `drkit status` and `drkit report`); a failure\n' +
+    'sends the alert verify.failed, and the next passing run resolves it.\n' +
+    'Exits 1 naming each damaged object, the snapshots and moments it makes unrecoverable, or the objective missed.',
   options: { 'read-data': { type: 'boolean' } },
   async run({ values, positionals }, { out, config }) {
+    if (positionals.length > 1) throw new PlanError(`unexpected argument "${positionals[1]}"`, `Usage: ${usage}`)
+    const readData = percentFlag(values['read-data'])
     const ctx = await openContext({ config })
     try {
-      const result = await verify(ctx, { resource: positionals[0], readData: values['read-data'] === true })
-      out.result(result, (r) => {
-        const head =
-          `${r.ok ? 'ok' : 'DAMAGED'}: ${r.snapshots} snapshots, ${r.packs} packs` +
-          (r.bytesRead > 0 ? `, ${formatBytes(r.bytesRead)} read` : '') +
-          ` in ${formatMs(r.durationMs)}`
-        const lines = r.problems.map(
-          (p) =>
-            `  ${p.object}: ${p.problem}` +
-            (p.snapshots.length > 0 ? `\n    affects snapshots ${p.snapshots.map(shortId).join(', ')}` : ''),
-        )
-        return [head, ...lines].join('\n')
-      })
-      return result.ok ? 0 : 1
+      const result = await verify(ctx, { resource: positionals[0], readData })
+      if (result.evidence.error) out.warn(`the result could not be stored as evidence: ${result.evidence.error}`)
+      const alerts = commandAlerts(ctx.plan, out)
+      raiseAlerts(alerts, result)
+      const deliveries = await alerts.flush()
+      out.result({ ...result, alerts: deliveries }, render)
+      return result.ok && result.objectivesMet ? 0 : 1
     } finally {
       await ctx.close()
     }
   },
+}
+
+/** `--read-data` (every byte) or `--read-data=PERCENT`. */
+function percentFlag(value: string | boolean | undefined): boolean | number {
+  if (typeof value !== 'string') return value === true
+  const percent = Number(value.replace(/%$/, ''))
+  if (value.trim() === '' || !Number.isFinite(percent) || percent <= 0 || percent > 100)
+    throw new PlanError(`--read-data=${value}: expected a percentage above 0 and up to 100`, `Usage: ${usage}`)
+  return percent
+}
+
+function raiseAlerts(alerts: AlertDispatcher, result: VerifyResult): void {
+  const unattributed = result.problems.filter((p) => p.snapshots.length === 0)
+  if (unattributed.length > 0)
+    alerts.raise({
+      event: 'verify.failed',
+      source: 'repository',
+      message: unattributed.map((p) => `${p.object}: ${p.problem}`).join('; '),
+    })
+  else alerts.resolve('verify.failed', 'repository', 'verify passed')
+  for (const check of result.resources) {
+    const problems = [
+      ...(check.damagedSnapshots.length > 0
+        ? [`snapshots ${check.damagedSnapshots.map(shortId).join(', ')} cannot be restored`]
+        : []),
+      ...check.unrecoverable.map((u) => `${u.from} – ${u.to} can no longer be restored`),
+      ...(check.coverage?.missing.map((day) => `no snapshot for ${day}`) ?? []),
+      ...(check.freshness.ok ? [] : [freshnessLine(check)]),
+    ]
+    if (problems.length > 0)
+      alerts.raise({ event: 'verify.failed', source: check.resource, message: problems.join('; ') })
+    else alerts.resolve('verify.failed', check.resource, 'verify passed')
+  }
+}
+
+function render(r: VerifyResult): string {
+  const read = r.bytesRead > 0 ? `, ${formatBytes(r.bytesRead)} read` : ''
+  const share = r.readDataPercent > 0 && r.readDataPercent < 100 ? ` (a random ${r.readDataPercent}% of the data)` : ''
+  const head = `${r.ok ? 'ok' : 'DAMAGED'}: ${r.snapshots} snapshots, ${r.packs} packs${read}${share} in ${formatMs(r.durationMs)}`
+  const lines = r.problems.map(
+    (p) =>
+      `  ${p.object}: ${p.problem}` +
+      (p.snapshots.length > 0 ? `\n    affects snapshots ${p.snapshots.map(shortId).join(', ')}` : ''),
+  )
+  for (const check of r.resources) {
+    lines.push(`${check.resource}: ${freshnessLine(check)}${coverageLine(check)}`)
+    for (const finding of check.findings) lines.push(`  ${finding}`)
+  }
+  return [head, ...lines].join('\n')
+}
+
+function freshnessLine(check: ResourceCheck): string {
+  const f = check.freshness
+  const rpo = f.rpoMs === undefined ? 'no RPO set' : `RPO ${formatDuration(f.rpoMs)}`
+  if (!f.newest) return `nothing recoverable yet (${rpo})`
+  return `newest recoverable point ${f.newest}, ${formatAge(f.ageMs!)} old (${rpo})`
+}
+
+function coverageLine(check: ResourceCheck): string {
+  const c = check.coverage
+  if (!c?.from) return ''
+  return `; schedule covered ${c.from} – ${c.to}${c.missing.length > 0 ? ` except ${c.missing.length} days` : ''}`
 }
 
 export default command
