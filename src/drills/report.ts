@@ -1,4 +1,4 @@
-import type { drillKinds } from '../plan/schema.js'
+import type { DrillKind } from '../plan/drills.js'
 
 /**
  * A drill's measured result: the body of the `drill` evidence records kept in the
@@ -8,7 +8,7 @@ import type { drillKinds } from '../plan/schema.js'
 export interface DrillReport {
   version: 1
   drill: string
-  kind: (typeof drillKinds)[number]
+  kind: DrillKind
   /** The resource the drill exercises; absent for drills of no one resource (full-recovery, some custom ones). */
   resource?: string
   /** Where the scenario ran. */
