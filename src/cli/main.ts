@@ -20,6 +20,8 @@ const commands: Record<string, () => Promise<Command>> = {
   diff: () => import('./commands/diff.js').then((m) => m.default),
   undo: () => import('./commands/undo.js').then((m) => m.default),
   verify: () => import('./commands/verify.js').then((m) => m.default),
+  drill: () => import('./commands/drill.js').then((m) => m.default),
+  drills: () => import('./commands/drills.js').then((m) => m.default),
   capture: () => import('./commands/capture.js').then((m) => m.default),
   demo: () => import('./commands/demo.js').then((m) => m.default),
   export: () => import('./commands/export.js').then((m) => m.default),

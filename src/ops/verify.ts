@@ -7,11 +7,14 @@ import { shortId } from '../repository/index.js'
 import { readPackEntries } from '../repository/pack.js'
 import type { BlobLocation } from '../repository/pack-index.js'
 import type { OpsContext } from './context.js'
+import { type RestoreTestResult, restoreTest } from './restore-test.js'
 
 export interface VerifyOptions {
   resource?: string
   /** Read and hash every stored byte, not only the structure. */
   readData?: boolean
+  /** Restore the newest recoverable state of each resource into a scratch target and check it. */
+  restoreTest?: boolean
 }
 
 export interface VerifyProblem {
@@ -28,6 +31,8 @@ export interface VerifyResult {
   packs: number
   bytesRead: number
   problems: VerifyProblem[]
+  /** With `restoreTest`: one per resource that has snapshots. */
+  restoreTests?: RestoreTestResult[]
   durationMs: number
 }
 
@@ -96,14 +101,34 @@ export async function verify(ctx: OpsContext, opts: VerifyOptions = {}): Promise
       }
     }
   }
+  const restoreTests = opts.restoreTest ? await testRestores(ctx, snapshots, problems) : undefined
   return {
     ok: problems.length === 0,
     snapshots: snapshots.length,
     packs: index.packCount,
     bytesRead,
     problems,
+    ...(restoreTests && { restoreTests }),
     durationMs: Math.round(performance.now() - started),
   }
+}
+
+/** A restore test of each resource of the plan that has snapshots; each failure is a problem. */
+async function testRestores(ctx: OpsContext, snapshots: Snapshot[], problems: VerifyProblem[]) {
+  const results: RestoreTestResult[] = []
+  const names = new Set(snapshots.map((s) => s.resource))
+  for (const resource of Object.keys(ctx.plan.resources).filter((r) => names.has(r))) {
+    const result = await restoreTest(ctx, resource)
+    results.push(result)
+    if (result.ok) continue
+    const problem = result.error ?? `restored copy differs from the backup: ${result.mismatches.join('; ')}`
+    problems.push({
+      object: `restore test of ${resource}`,
+      problem,
+      snapshots: result.snapshot ? [result.snapshot] : [],
+    })
+  }
+  return results
 }
 
 async function readSnapshots(repository: Repository, resource: string | undefined, problems: VerifyProblem[]) {

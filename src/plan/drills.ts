@@ -77,6 +77,8 @@ const drillShape = {
   resource: text.optional(),
   /** Another resource of the same type the scenario runs on instead of a scratch copy. */
   staging: text.optional(),
+  /** Where to restore the scratch copy instead of a chosen place: a file, a folder, redis://HOST:PORT/DB. */
+  scratch: text.optional(),
   /** full-recovery: the resources to recover (every resource when absent). */
   resources: z.array(text).min(1).optional(),
   kind: z.enum(drillKinds, {
@@ -146,7 +148,7 @@ export const drillSchema = z.unknown().transform((raw, ctx) => {
     ok = false
     ctx.addIssue({ code: 'custom', path: [field], message: `${message} (drill "${name}", kind ${rest.kind})` })
   }
-  if (needsResource.includes(rest.kind) && rest.resource === undefined && rest.staging === undefined)
+  if ((needsResource.includes(rest.kind) || rest.staging !== undefined) && rest.resource === undefined)
     require('resource', 'required: the resource this drill recovers')
   if (rest.kind === 'corruption-undo' && rest.fault?.sql === undefined)
     require('fault', 'required: { sql: ... }, the corruption to undo')

@@ -6,15 +6,21 @@ import { formatBytes, formatMs } from '../output.js'
 
 const command: Command = {
   summary: 'check that every snapshot can be restored',
-  usage: 'drkit verify [RESOURCE] [--read-data] [--json]',
+  usage: 'drkit verify [RESOURCE] [--read-data] [--restore-test] [--json]',
   help:
     'Checks every snapshot, its chunk lists and the packs holding its chunks. With --read-data, every stored\n' +
-    'byte is read and checked against its hash. Exits 1 naming each damaged object and the snapshots it affects.',
-  options: { 'read-data': { type: 'boolean' } },
+    'byte is read and checked against its hash. With --restore-test, the newest recoverable state of each resource\n' +
+    'is restored into a scratch target (removed afterwards) and compared with what was recorded at backup time.\n' +
+    'Exits 1 naming each damaged object and the snapshots it affects.',
+  options: { 'read-data': { type: 'boolean' }, 'restore-test': { type: 'boolean' } },
   async run({ values, positionals }, { out, config }) {
     const ctx = await openContext({ config })
     try {
-      const result = await verify(ctx, { resource: positionals[0], readData: values['read-data'] === true })
+      const result = await verify(ctx, {
+        resource: positionals[0],
+        readData: values['read-data'] === true,
+        restoreTest: values['restore-test'] === true,
+      })
       out.result(result, (r) => {
         const head =
           `${r.ok ? 'ok' : 'DAMAGED'}: ${r.snapshots} snapshots, ${r.packs} packs` +
@@ -25,7 +31,15 @@ const command: Command = {
             `  ${p.object}: ${p.problem}` +
             (p.snapshots.length > 0 ? `\n    affects snapshots ${p.snapshots.map(shortId).join(', ')}` : ''),
         )
-        return [head, ...lines].join('\n')
+        const tests = (r.restoreTests ?? []).map(
+          (t) =>
+            `  restore test of ${t.resource}: ${t.ok ? 'ok' : 'FAILED'}` +
+            (t.point ? `, state of ${t.point} restored in ${formatMs(t.restoreMs)}` : '') +
+            (t.live && 'loss' in t.live && t.live.loss.changes > 0
+              ? ` (${t.live.loss.changes} live changes not yet backed up)`
+              : ''),
+        )
+        return [head, ...lines, ...tests].join('\n')
       })
       return result.ok ? 0 : 1
     } finally {
