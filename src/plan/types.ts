@@ -1,6 +1,5 @@
 import type { z } from 'zod'
 import type { WrittenDrill } from './drills.js'
-import type { Every } from './duration.js'
 import type { alertSchema, contactSchema, ResourceTypes } from './schema.js'
 
 /** The parsed, validated `drkit.yaml`: defaults filled, `${ENV}` resolved, durations in milliseconds. */
