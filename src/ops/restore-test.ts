@@ -118,13 +118,22 @@ export async function fingerprintOf(
 /**
  * Tables whose row count in the restored copy differs from the count recorded when the
  * snapshot was taken. Only a restore of the snapshot alone can be checked so: replayed
- * changes move the counts.
+ * changes move the counts. Where a source records its counts under other names than its
+ * fingerprint uses (files: one count for the tree, fingerprints per top-level entry),
+ * the totals are compared.
  */
 export function checkRecorded(restored: RestoreResult, recovered: Fingerprint): string[] {
   if (restored.changes > 0) return []
-  return restored.snapshot.tables
-    .filter((t) => (recovered.tables[t.name]?.rows ?? 0) !== t.rows)
-    .map((t) => `${t.name}: ${recovered.tables[t.name]?.rows ?? 0} rows restored, ${t.rows} recorded at backup time`)
+  const recorded = restored.snapshot.tables
+  const rows = (name: string) => recovered.tables[name]?.rows ?? 0
+  if (recorded.every((t) => t.name in recovered.tables || t.rows === 0)) {
+    return recorded
+      .filter((t) => rows(t.name) !== t.rows)
+      .map((t) => `${t.name}: ${rows(t.name)} rows restored, ${t.rows} recorded at backup time`)
+  }
+  const expected = recorded.reduce((n, t) => n + t.rows, 0)
+  const actual = Object.values(recovered.tables).reduce((n, t) => n + t.rows, 0)
+  return actual === expected ? [] : [`${actual} entries restored, ${expected} recorded at backup time`]
 }
 
 /**
