@@ -7,6 +7,8 @@
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { describe, expect, it } from 'vitest'
+import type { DrillReport } from '../../src/drills/index.js'
+import { tempDir } from '../support/tmp.js'
 import { drill, drkit, ok, sqliteApp, stepSummary } from './drill-support.js'
 
 describe('built-in drills on SQLite', () => {
@@ -207,5 +209,18 @@ describe('built-in drills on SQLite', () => {
     ])
     const target = doc.restoreTests[0]!.target as string
     await expect(import('node:fs/promises').then((fs) => fs.stat(target))).rejects.toThrow()
+  })
+})
+
+describe('drkit demo', () => {
+  it('ends with a drill and its report', async () => {
+    const dir = await tempDir('drkit-demo-run-')
+    const run = await ok(dir, 'demo', '--json')
+    const doc = run.json<{ recovered: boolean; drill: DrillReport }>()
+    expect(doc.recovered).toBe(true)
+    expect(doc.drill).toMatchObject({ drill: 'app-db-pitr', kind: 'pitr', ok: true, rpo: { changesLost: 0 } })
+    const text = await ok(dir, 'demo')
+    expect(text.stdout).toContain('# Drill log: app-db-pitr')
+    expect(text.stdout).toContain('| Result | **PASS** |')
   })
 })
