@@ -47,8 +47,7 @@ export class WorkingCopy {
       run.targets[resourceName] = target.target
       return new WorkingCopy(run, resource, target)
     }
-    const copy = new WorkingCopy(run, resource, await copy0(run, resource))
-    return copy
+    return new WorkingCopy(run, resource, await newTarget(run, resource))
   }
 
   /** Restores the resource's newest recoverable state from the repository into the copy. */
@@ -122,7 +121,7 @@ export class WorkingCopy {
   /** Restores the copy's own timeline at a bookmark or moment into a new scratch target, which becomes the copy. */
   async restorePoint(point: { bookmark?: string; at?: number }, signal?: AbortSignal): Promise<RestoreResult> {
     const ctx = this.captureCtx()
-    const next = await copy0(this.run, this.resource, `${this.resource.name}-recovered-${++this.count}`)
+    const next = await newTarget(this.run, this.resource, `${this.resource.name}-recovered-${++this.count}`)
     const result = await restore(ctx, { resource: this.resource.name, target: next.target, ...point, signal })
     this.target = next
     return result
@@ -144,7 +143,7 @@ export class WorkingCopy {
 }
 
 /** A new scratch target, registered for removal after the run. */
-async function copy0(run: DrillRun, resource: Resource, label = resource.name): Promise<ScratchTarget> {
+async function newTarget(run: DrillRun, resource: Resource, label = resource.name): Promise<ScratchTarget> {
   const { ctx, drill } = run
   const target = await scratchFactory(resource).create(resource, {
     dir: run.dir,

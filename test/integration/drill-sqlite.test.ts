@@ -199,6 +199,24 @@ describe('built-in drills on SQLite', () => {
     ])
   })
 
+  it('runs on a staging resource instead of a scratch copy, and leaves it restored', async () => {
+    const dir = await sqliteApp(
+      '  - { name: on-staging, resource: app-db, staging: app-db-staging, kind: restore-test }\n',
+      undefined,
+      '  app-db-staging:\n    type: sqlite\n    path: ./staging.db\n',
+    )
+    const { code, doc } = await drill(dir, 'on-staging')
+    expect(code).toBe(0)
+    expect(doc.reports[0]!.environment).toMatchObject({
+      kind: 'staging',
+      staging: 'app-db-staging',
+      targets: { 'app-db': join(dir, 'staging.db') },
+    })
+    const staging = new Database(join(dir, 'staging.db'), { readonly: true })
+    expect(staging.prepare('SELECT count(*) FROM orders').pluck().get()).toBe(45)
+    staging.close()
+  })
+
   it('verify --restore-test restores each resource into a scratch target and checks it', async () => {
     const dir = await sqliteApp('')
     const run = await ok(dir, 'verify', '--restore-test', '--json')

@@ -40,13 +40,18 @@ export async function drill(
  * A folder with the sample application database (app.db) protected as `app-db` with
  * capture, a snapshot taken and capture shipped once; `drills` is the plan's drills section.
  */
-export async function sqliteApp(drills: string, objectives = '{ rpo: 5s, rto: 15m }'): Promise<string> {
+export async function sqliteApp(
+  drills: string,
+  objectives = '{ rpo: 5s, rto: 15m }',
+  /** More resources, as YAML lines under `resources:`. */
+  resources = '',
+): Promise<string> {
   const dir = await tempDir('drkit-drill-')
   createSampleApp(join(dir, 'app.db'), { tenants: 3, usersPerTenant: 5 })
   await writeFile(
     join(dir, 'drkit.yaml'),
     'repository: ./repo\nresources:\n  app-db:\n    type: sqlite\n    path: ./app.db\n' +
-      `    objectives: ${objectives}\n    capture: { interval: 1s }\ndrills:${drills ? `\n${drills}` : ' []\n'}`,
+      `    objectives: ${objectives}\n    capture: { interval: 1s }\n${resources}drills:${drills ? `\n${drills}` : ' []\n'}`,
   )
   await ok(dir, 'init')
   await ok(dir, 'agent', '--once')
