@@ -22,6 +22,8 @@ const commands: Record<string, () => Promise<Command>> = {
   verify: () => import('./commands/verify.js').then((m) => m.default),
   forget: () => import('./commands/forget.js').then((m) => m.default),
   unlock: () => import('./commands/unlock.js').then((m) => m.default),
+  drill: () => import('./commands/drill.js').then((m) => m.default),
+  drills: () => import('./commands/drills.js').then((m) => m.default),
   capture: () => import('./commands/capture.js').then((m) => m.default),
   demo: () => import('./commands/demo.js').then((m) => m.default),
   export: () => import('./commands/export.js').then((m) => m.default),

@@ -1,21 +1,17 @@
+import type { DrillReport } from '../drills/report.js'
 import type { EvidenceRecord, Repository } from '../repository/index.js'
 import type { VerifyEvidence } from './verify.js'
 
 /**
- * The fields of a drill report that status, report and alerts read. The drills room owns
- * the full report type; this names only what is read here, each optional but `name`, so
- * that a report with fewer figures still reads.
+ * The fields of a drill report (drills/report.ts) that status, report and alerts read,
+ * each optional but the drill's name, so that a report with fewer figures still reads.
  */
-export interface DrillEvidence {
-  name: string
-  kind?: string
-  resource?: string
-  /** RTO: the objective and the time from fault to verified recovery (ms). */
-  rto?: { targetMs?: number; actualMs?: number }
-  /** RPO: the objective, the window of committed data lost (ms) and how many changes. */
-  rpo?: { targetMs?: number; actualMs?: number; changesLost?: number }
-  /** Why it failed, when it did. */
-  reason?: string
+export type DrillEvidence = Pick<DrillReport, 'drill'> &
+  Partial<Pick<DrillReport, 'kind' | 'resource' | 'rto' | 'rpo' | 'issues'>>
+
+/** Why a drill failed, in one line: its issues. */
+export function drillReason(body: DrillEvidence): string | undefined {
+  return body.issues && body.issues.length > 0 ? body.issues.join('; ') : undefined
 }
 
 export interface Evidence {
@@ -29,7 +25,7 @@ export async function readEvidence(repository: Repository, since?: Date): Promis
     repository.listEvidence<VerifyEvidence>('verify', { since }),
     repository.listEvidence<DrillEvidence>('drill', { since }),
   ])
-  return { verify, drill: drill.filter((r) => typeof r.body?.name === 'string') }
+  return { verify, drill: drill.filter((r) => typeof r.body?.drill === 'string') }
 }
 
 /** The newest record matching `pred`. */

@@ -9,6 +9,7 @@ import { shortId } from '../repository/index.js'
 import { readPackEntries } from '../repository/pack.js'
 import type { BlobLocation } from '../repository/pack-index.js'
 import type { OpsContext } from './context.js'
+import { type RestoreTestResult, restoreTest } from './restore-test.js'
 import { checkResource, type ResourceCheck } from './verify-resources.js'
 
 export type { ResourceCheck } from './verify-resources.js'
@@ -24,6 +25,8 @@ export interface VerifyOptions {
   store?: boolean
   /** The moment freshness and coverage are judged at (default now). */
   now?: Date
+  /** Restore the newest recoverable state of each resource into a scratch target and check it. */
+  restoreTest?: boolean
 }
 
 export interface VerifyProblem {
@@ -51,6 +54,8 @@ export interface VerifyResult {
   resources: ResourceCheck[]
   /** Ids of the evidence records stored, or why they could not be. */
   evidence: { stored: string[]; error?: string }
+  /** With `restoreTest`: one per resource that has snapshots. */
+  restoreTests?: RestoreTestResult[]
   durationMs: number
 }
 
@@ -123,6 +128,7 @@ export async function verify(ctx: OpsContext, opts: VerifyOptions = {}): Promise
       }
     }
   }
+  const restoreTests = opts.restoreTest ? await testRestores(ctx, snapshots, problems) : undefined
   const names = opts.resource ? [opts.resource] : Object.keys(ctx.plan.resources)
   const resources: ResourceCheck[] = []
   for (const name of names) {
@@ -144,6 +150,7 @@ export async function verify(ctx: OpsContext, opts: VerifyOptions = {}): Promise
     readDataPercent: percent,
     resources,
     evidence: { stored: [] },
+    ...(restoreTests && { restoreTests }),
     durationMs: Math.round(performance.now() - started),
   }
   if (opts.store !== false) result.evidence = await storeEvidence(repository, result, now)
@@ -203,6 +210,24 @@ function sample<T>(items: T[], percent: number): T[] {
   const picked = new Set<number>()
   while (picked.size < count) picked.add(randomInt(items.length))
   return items.filter((_, i) => picked.has(i))
+}
+
+/** A restore test of each resource of the plan that has snapshots; each failure is a problem. */
+async function testRestores(ctx: OpsContext, snapshots: Snapshot[], problems: VerifyProblem[]) {
+  const results: RestoreTestResult[] = []
+  const names = new Set(snapshots.map((s) => s.resource))
+  for (const resource of Object.keys(ctx.plan.resources).filter((r) => names.has(r))) {
+    const result = await restoreTest(ctx, resource)
+    results.push(result)
+    if (result.ok) continue
+    const problem = result.error ?? `restored copy differs from the backup: ${result.mismatches.join('; ')}`
+    problems.push({
+      object: `restore test of ${resource}`,
+      problem,
+      snapshots: result.snapshot ? [result.snapshot] : [],
+    })
+  }
+  return results
 }
 
 async function readSnapshots(repository: Repository, resource: string | undefined, problems: VerifyProblem[]) {

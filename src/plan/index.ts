@@ -3,6 +3,8 @@
  * issue at once. Pure apart from reading the file; it knows no source or backend, whose option
  * schemas the caller passes in.
  */
+
+export { type DrillKind, type DrillStep, drillKinds, type StepKind, stepKinds } from './drills.js'
 export {
   type CalendarUnit,
   durationSchema,

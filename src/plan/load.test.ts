@@ -79,11 +79,11 @@ describe('parsePlan', () => {
     expect(plan.repository).toEqual({ url, ...expected })
   })
 
-  it('normalizes drills and keeps their other options', () => {
+  it('normalizes drills and their steps', () => {
     const plan = parsePlan(
       `resources: {}
 drills:
-  - { name: pitr, resource: app-db, kind: pitr, every: quarterly, objectives: { rto: 15m }, steps: [{ wait: 1s }] }
+  - { name: pitr, resource: app-db, kind: custom, every: quarterly, objectives: { rto: 15m }, steps: [{ wait: 1s }] }
 `,
       opts,
     )
@@ -91,10 +91,10 @@ drills:
       {
         name: 'pitr',
         resource: 'app-db',
-        kind: 'pitr',
+        kind: 'custom',
         every: { kind: 'calendar', unit: 'quarter' },
         objectives: { rtoMs: 900_000 },
-        steps: [{ wait: '1s' }],
+        steps: [{ kind: 'wait', ms: 1000 }],
       },
     ])
   })

@@ -1,5 +1,6 @@
 import { type ZodType, z } from 'zod'
-import { durationSchema, everySchema } from './duration.js'
+import { drillSchema } from './drills.js'
+import { durationSchema } from './duration.js'
 
 /**
  * The plan as users write it, the single source of every option and its default. Type-specific
@@ -168,17 +169,7 @@ export const alertSchema = z.discriminatedUnion(
   },
 )
 
-export const drillKinds = ['restore-test', 'pitr', 'corruption-undo', 'kv-restore', 'full-recovery', 'custom'] as const
-/** Drills are typed loosely until the drills room defines their steps and faults. */
-export const drillSchema = z.looseObject({
-  name: z.string().min(1),
-  resource: z.string().optional(),
-  kind: z.enum(drillKinds, { error: (issue) => notOneOf(issue.input, 'a drill kind', drillKinds) }),
-  every: everySchema.optional(),
-  objectives: objectivesSchema.optional(),
-  steps: z.array(z.unknown()).optional(),
-  fault: z.unknown().optional(),
-})
+export { drillKinds, drillSchema } from './drills.js'
 
 export const contactSchema = z.strictObject({ role: z.string().min(1), contact: z.string().min(1) })
 

@@ -1,6 +1,6 @@
 import type { z } from 'zod'
-import type { Every } from './duration.js'
-import type { alertSchema, contactSchema, drillKinds, ResourceTypes } from './schema.js'
+import type { WrittenDrill } from './drills.js'
+import type { alertSchema, contactSchema, ResourceTypes } from './schema.js'
 
 /** The parsed, validated `drkit.yaml`: defaults filled, `${ENV}` resolved, durations in milliseconds. */
 export interface Plan {
@@ -57,16 +57,9 @@ export interface RetentionPolicy {
 
 export type Alert = z.output<typeof alertSchema>
 export type Contact = z.output<typeof contactSchema>
-/** Drills stay loosely typed (unknown keys pass through) until the drills room defines them. */
-export interface Drill {
-  name: string
-  resource?: string
-  kind: (typeof drillKinds)[number]
-  every?: Every
+/** A drill: its kind's options, its steps normalized, its objectives in milliseconds. */
+export interface Drill extends Omit<WrittenDrill, 'objectives'> {
   objectives: Objectives
-  steps?: unknown[]
-  fault?: unknown
-  [option: string]: unknown
 }
 
 export interface LoadPlanOptions {

@@ -16,9 +16,9 @@ import { redisUrl, seedEveryType, testDb } from '../support/redis.js'
 import { type S3Server, startS3Server } from '../support/s3.js'
 import { tempDir } from '../support/tmp.js'
 
-// Redis databases 9 and 10 are this file's own (redis.test.ts uses 11 to 15).
-const liveDb = 9
-const targetDb = 10
+// Redis databases 5 and 6 are this file's own (see test/support/redis.ts).
+const liveDb = 5
+const targetDb = 6
 
 let server: S3Server
 beforeAll(async () => {

@@ -1,4 +1,5 @@
 import { runTour } from '../../demo/tour.js'
+import { formatDrillReport } from '../../drills/index.js'
 import type { Command } from '../command.js'
 import { formatMs } from '../output.js'
 
@@ -16,6 +17,7 @@ const command: Command = {
     out.result(report, (r) => {
       const total = r.steps.reduce((n, s) => n + s.durationMs, 0)
       return (
+        (r.drill ? `\n${formatDrillReport(r.drill)}\n` : '') +
         `\nrecovered: ${r.recovered ? 'yes' : 'no'}, ${r.steps.length} steps in ${formatMs(total)}` +
         (values.keep ? `\nthe demo folder is kept at ${r.folder}` : '')
       )

@@ -9,7 +9,7 @@ import { commandAlerts } from '../alerting.js'
 import type { Command } from '../command.js'
 import { formatBytes, formatMs } from '../output.js'
 
-const usage = 'drkit verify [RESOURCE] [--read-data[=PERCENT]] [--json]'
+const usage = 'drkit verify [RESOURCE] [--read-data[=PERCENT]] [--restore-test] [--json]'
 
 const command: Command = {
   summary: 'check that every snapshot and moment can be restored, and that backups are fresh',
@@ -19,16 +19,19 @@ const command: Command = {
     'resource. With --read-data, every stored byte is read and checked against its hash; with --read-data=10, a\n' +
     'random 10% of the packs and segments, a different share each run. Then, per resource, the newest recoverable\n' +
     'point against its RPO, and for a `snapshots.schedule` the days of the last 30 without a snapshot.\n' +
+    'With --restore-test, the newest recoverable state of each resource is restored into a scratch target\n' +
+    '(removed afterwards) and compared with what was recorded at backup time.\n' +
     'The result is stored in the repository as evidence (shown by `drkit status` and `drkit report`); a failure\n' +
     'sends the alert verify.failed, and the next passing run resolves it.\n' +
     'Exits 1 naming each damaged object, the snapshots and moments it makes unrecoverable, or the objective missed.',
-  options: { 'read-data': { type: 'boolean' } },
+  options: { 'read-data': { type: 'boolean' }, 'restore-test': { type: 'boolean' } },
   async run({ values, positionals }, { out, config }) {
     if (positionals.length > 1) throw new PlanError(`unexpected argument "${positionals[1]}"`, `Usage: ${usage}`)
     const readData = percentFlag(values['read-data'])
     const ctx = await openContext({ config })
     try {
-      const result = await verify(ctx, { resource: positionals[0], readData })
+      const restoreTest = values['restore-test'] === true
+      const result = await verify(ctx, { resource: positionals[0], readData, restoreTest })
       if (result.evidence.error) out.warn(`the result could not be stored as evidence: ${result.evidence.error}`)
       const alerts = commandAlerts(ctx.plan, out)
       raiseAlerts(alerts, result)
@@ -83,6 +86,15 @@ function render(r: VerifyResult): string {
       `  ${p.object}: ${p.problem}` +
       (p.snapshots.length > 0 ? `\n    affects snapshots ${p.snapshots.map(shortId).join(', ')}` : ''),
   )
+  for (const t of r.restoreTests ?? []) {
+    lines.push(
+      `restore test of ${t.resource}: ${t.ok ? 'ok' : 'FAILED'}` +
+        (t.point ? `, state of ${t.point} restored in ${formatMs(t.restoreMs)}` : '') +
+        (t.live && 'loss' in t.live && t.live.loss.changes > 0
+          ? ` (${t.live.loss.changes} live changes not yet backed up)`
+          : ''),
+    )
+  }
   for (const check of r.resources) {
     lines.push(`${check.resource}: ${freshnessLine(check)}${coverageLine(check)}`)
     for (const finding of check.findings) lines.push(`  ${finding}`)
