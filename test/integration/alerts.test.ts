@@ -299,7 +299,7 @@ describe('alerts from the agent and verify, through the built CLI', () => {
     db.close()
     const bodies = webhook.received.map((r) => r.body as Hook)
     expect(bodies.map((b) => `${b.event} ${b.source}`)).toEqual(['capture.gap app-db', 'capture.gap app-db'])
-    expect(bodies[0]!.message).toMatch(/missing from _drkit_changes/)
+    expect(bodies[0]!.message).toMatch(/gone from _drkit_changes/)
   })
 
   it('keeps the work when the receiver is down: the agent finishes, the failure is reported', async () => {
