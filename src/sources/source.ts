@@ -127,6 +127,8 @@ export interface CaptureRead {
   boundary: Boundary
   /** Changes with seq in (after, boundary.seq], in order; at most `limit`. */
   changes: Change[]
+  /** Every transaction boundary among `changes`, for sources that know them exactly (PostgreSQL commits). */
+  boundaries?: Boundary[]
   /** Set when the capture cannot continue the generation: the schema changed, or changes are missing. */
   broken?: { reason: 'schema-change' | 'gap' | 'reinstalled'; detail: string }
 }
