@@ -103,7 +103,9 @@ describe('postgres point-in-time restore', () => {
     expect(events.map((e) => e.message).join('\n')).toMatch(/events has no primary key.*REPLICA IDENTITY FULL/)
 
     const writers = await Promise.all([1, 2, 3].map(() => pgClient(src.name)))
-    onTestFinished(() => Promise.all(writers.map((w) => w.end())))
+    onTestFinished(async () => {
+      await Promise.all(writers.map((w) => w.end()))
+    })
     const quiet: { at: number; print: Fingerprint }[] = []
     const marks: { name: string; print: Fingerprint }[] = []
     for (let round = 0; round < 10; round++) {
