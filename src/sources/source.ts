@@ -152,7 +152,21 @@ export interface Capture {
   reinstall(): Promise<CaptureState>
   /** Takes capture out of the resource entirely. */
   remove(): Promise<void>
+  /** How far the resource holds changes not yet stored, for sources that keep them on the server (a replication slot). */
+  lag?(): Promise<CaptureLag | undefined>
   close(): Promise<void>
+}
+
+/** What the resource keeps for capture that the repository does not hold yet. */
+export interface CaptureLag {
+  /** Bytes the server retains for capture (WAL behind a replication slot). */
+  bytes: number
+  /** Age of the oldest change not yet stored (0 when none is waiting). */
+  seconds: number
+  /** Whether an agent is reading right now. */
+  active: boolean
+  /** Set when the lag needs attention (an abandoned slot makes the server keep WAL forever). */
+  warning?: string
 }
 
 type Row = import('../model.js').Row

@@ -3,7 +3,7 @@ import type { Capture, CaptureRead } from '../source.js'
 import { schemaDigest } from './catalog.js'
 import { connect, type PgClient } from './connect.js'
 import { captureNames, dropCapture, installCapture, readState, stateTable } from './install.js'
-import { numberToLsn } from './pgoutput.js'
+import { lsnToNumber, numberToLsn } from './pgoutput.js'
 import { boundaryOf, type DecodedTx, decodeSlot } from './slot.js'
 
 /**
@@ -99,6 +99,7 @@ export function openPostgresCapture(url: string, resource: string): Capture {
       )
       ends = txs
       const complete = !full && sent < uptoMessages
+      if (complete && last === undefined) await skipIdle(c, state.mark, now.lsn)
       const boundary = complete ? proven(last, state.mark.seq, now.time) : boundaries.at(-1)!
       return {
         state: { generation, seq: last?.lastSeq ?? state.mark.seq },
@@ -121,6 +122,33 @@ export function openPostgresCapture(url: string, resource: string): Capture {
       await c.query('SELECT pg_replication_slot_advance($1, $2::pg_lsn)', [names.slot, numberToLsn(endLsn)])
     },
 
+    async lag() {
+      const c = await db()
+      const state = await readState(c, names)
+      if (!state) return undefined
+      const { rows } = await c.query<{ active: boolean; bytes: string }>(
+        `SELECT active, (pg_current_wal_lsn() - confirmed_flush_lsn)::bigint::text AS bytes
+           FROM pg_replication_slots WHERE slot_name = $1`,
+        [names.slot],
+      )
+      const slot = rows[0]
+      if (!slot) return undefined
+      let oldest: bigint | undefined
+      const now = await provenPoint(c)
+      await decodeSlot(c, { ...names, mark: state.mark, uptoLsn: now.lsn, uptoMessages: 100 }, (tx) => {
+        oldest ??= tx.commitMicros
+      })
+      const bytes = Number(slot.bytes)
+      const seconds = oldest === undefined ? 0 : Math.max(0, Date.now() / 1000 - Number(oldest) / 1e6)
+      const warning =
+        bytes >= lagWarnBytes || seconds >= lagWarnSeconds
+          ? `replication slot ${names.slot} of ${resource} holds back ${(bytes / 2 ** 20).toFixed(1)} MiB of WAL and ` +
+            `its oldest unshipped change is ${seconds.toFixed(0)} s old: the server keeps WAL until drkit reads it. ` +
+            `Is \`drkit agent\` running? If capture of ${resource} is abandoned, run \`drkit capture remove ${resource}\`.`
+          : undefined
+      return { bytes, seconds, active: slot.active, ...(warning ? { warning } : {}) }
+    },
+
     async reinstall() {
       const c = await db()
       const { state } = await installCapture(c, names, resource)
@@ -137,6 +165,21 @@ export function openPostgresCapture(url: string, resource: string): Capture {
     },
   }
 
+  /**
+   * Nothing to ship, yet the server's WAL moved on (other databases, unpublished tables):
+   * the slot is advanced over it now and then, or it would hold that WAL back forever.
+   */
+  async function skipIdle(c: PgClient, mark: { lsn: number; seq: number }, lsn: string): Promise<void> {
+    const to = lsnToNumber(lsn)
+    if (to - mark.lsn < idleAdvanceBytes) return
+    await c.query(`UPDATE ${stateTable} SET lsn = $2 WHERE slot = $1 AND lsn < $2 AND seq = $3`, [
+      names.slot,
+      to,
+      mark.seq,
+    ])
+    await c.query('SELECT pg_replication_slot_advance($1, $2::pg_lsn)', [names.slot, lsn])
+  }
+
   function monotonic(b: Boundary): Boundary {
     lastBoundaryTime = Math.max(lastBoundaryTime, b.time)
     return { seq: b.seq, time: lastBoundaryTime }
@@ -149,6 +192,13 @@ export function openPostgresCapture(url: string, resource: string): Capture {
     return monotonic({ seq, time: at })
   }
 }
+
+/** A slot holding back this much WAL, or an unshipped change this old, is worth a warning. */
+const lagWarnBytes = 2 ** 30
+const lagWarnSeconds = 300
+
+/** How far the WAL may move past an idle capture before its slot is advanced over it. */
+const idleAdvanceBytes = 16 * 2 ** 20
 
 /** How much earlier than the clock reading a proven boundary is put: a commit takes its time just before its WAL record. */
 const clockMarginMs = 5
