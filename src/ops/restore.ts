@@ -19,6 +19,8 @@ export interface RestoreRequest {
   /** Restore only these tables; and, in the restored tables that have the columns it names, only matching rows. */
   tables?: string[]
   where?: string
+  /** Write a file in this format (a plain SQL script for PostgreSQL) instead of a live target. */
+  format?: 'sql'
   signal?: AbortSignal
 }
 
@@ -54,6 +56,12 @@ export async function restore(ctx: OpsContext, req: RestoreRequest): Promise<Res
     await source.close()
     throw new PlanError(`${req.resource} (type ${ctx.resource(req.resource).type}) cannot restore part of itself`)
   }
+  if (req.format !== undefined && !source.capabilities.formats?.includes(req.format)) {
+    await source.close()
+    throw new PlanError(
+      `${req.resource} (type ${ctx.resource(req.resource).type}) cannot restore as --format ${req.format}`,
+    )
+  }
   // A read lock keeps pruning out while the snapshot's data is read.
   const lock = await repository.lock(req.resource, 'read', { command: `restore ${req.resource}` })
   try {
@@ -71,8 +79,8 @@ export async function restore(ctx: OpsContext, req: RestoreRequest): Promise<Res
     const changes = replay
       ? readChanges(repository, { ...range, after: from, until: point.untilSeq! }, counter)
       : undefined
-    const { force, tables, where, signal } = req
-    const result = await source.restore(image, req.target, { force, tables, where, signal, changes })
+    const { force, tables, where, format, signal } = req
+    const result = await source.restore(image, req.target, { force, tables, where, format, signal, changes })
     return {
       resource: req.resource,
       snapshot,

@@ -59,6 +59,8 @@ export interface RestoreOptions {
   tables?: string[]
   /** Restore only the rows that match this SQL condition, in every restored table that has the columns it names. */
   where?: string
+  /** Write a portable file at the target instead of a live database (sources whose capabilities list the format). */
+  format?: 'sql'
   signal?: AbortSignal
 }
 
@@ -72,6 +74,8 @@ export interface SourceCapabilities {
   capture: boolean
   partialRestore: boolean
   exactTransactionBoundaries: boolean
+  /** File formats a restore can write instead of a live target (`restore --format`). */
+  formats?: 'sql'[]
 }
 
 /** An open source: the adapter for one resource. */

@@ -3,6 +3,8 @@
  * snapshots and restores of every common type, restores into new or existing databases,
  * partial restores, and bad input. Every database is a throwaway drkit_t_<random>.
  */
+import { execFileSync } from 'node:child_process'
+import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
 import { runCli } from '../support/cli.js'
 import {
@@ -84,6 +86,26 @@ describe('postgres source', () => {
     await ok(dir, 'backup', 'main')
     await ok(dir, 'restore', 'main', '--to', pgUrl(target), '--force')
     expect(await fingerprintOf(target)).toEqual(await fingerprintOf(src.name))
+  })
+
+  test('restore --format sql writes a file that psql loads into a fresh database, equal to the source', async () => {
+    const src = await testDatabase()
+    await src.client.query(typeMatrixSchema)
+    await src.client.query(typeMatrixRows(2))
+    const dir = await setup(src.url)
+    await ok(dir, 'backup', 'main')
+    const run = await ok(dir, 'restore', 'main', '--to', 'out/main.sql', '--format', 'sql', '--json')
+    const file = join(dir, 'out/main.sql')
+    expect(run.json<{ target: string; bytes: number }>()).toMatchObject({ target: file })
+    const fresh = await testDatabase()
+    execFileSync('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '--dbname', fresh.url, '-f', file])
+    expect(await fingerprintOf(fresh.name)).toEqual(await fingerprintOf(src.name))
+    const again = await drkit(dir, 'restore', 'main', '--to', 'out/main.sql', '--format', 'sql')
+    expect(again.code).toBe(1)
+    expect(again.stderr).toMatch(/already exists/)
+    const path = await drkit(dir, 'restore', 'main', '--to', 'restored')
+    expect(path.code).toBe(2)
+    expect(path.stderr).toMatch(/not a PostgreSQL URL/)
   })
 
   test('partial restore by table and by tenant', async () => {

@@ -10,7 +10,7 @@ import { formatBytes, formatMs } from '../output.js'
 
 const usage =
   'drkit restore RESOURCE --to TARGET [--snapshot ID | --at TIME | --bookmark NAME] [--tables T1,T2] [--where SQL] ' +
-  '[--force] [--json]'
+  '[--format sql] [--force] [--json]'
 
 const command: Command = {
   summary: 'restore a resource into a new target',
@@ -20,7 +20,8 @@ const command: Command = {
     'TIME is ISO 8601 (2026-02-27T10:00:00Z) or relative (-15m): the state of the last transaction committed by then.\n' +
     '--tables restores only those tables (with their indexes and triggers, and the views that read only them).\n' +
     '--where "tenant_id = \'acme\'" keeps only matching rows in every restored table that has the columns it names;\n' +
-    'the other restored tables are restored whole.',
+    'the other restored tables are restored whole.\n' +
+    '--format sql writes a plain SQL file that psql can load (PostgreSQL), TARGET being its path.',
   options: {
     to: { type: 'string' },
     snapshot: { type: 'string' },
@@ -29,6 +30,7 @@ const command: Command = {
     force: { type: 'boolean' },
     tables: { type: 'string' },
     where: { type: 'string' },
+    format: { type: 'string' },
   },
   async run({ values, positionals }, { out, config }) {
     const resource = requiredPositional(positionals, 'RESOURCE', usage)
@@ -36,6 +38,10 @@ const command: Command = {
     if (!target) throw new PlanError('missing --to TARGET: where to restore', `Usage: ${usage}`)
     const tables = typeof values.tables === 'string' ? values.tables.split(',').map((t) => t.trim()) : undefined
     const where = stringFlag(values.where)
+    const format = stringFlag(values.format)
+    if (format !== undefined && format !== 'sql') {
+      throw new PlanError(`--format ${format} is not known`, 'The only format is sql (a plain SQL file for psql).')
+    }
     const ctx = await openContext({ config })
     try {
       out.info(`restoring ${resource} into ${target}…`)
@@ -49,6 +55,7 @@ const command: Command = {
         force: values.force === true,
         tables,
         where,
+        ...(format ? { format } : {}),
       })
       const doc = {
         resource,

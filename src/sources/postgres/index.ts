@@ -4,12 +4,13 @@
  * (pgoutput), restores into a new database with point-in-time replay, and fingerprints.
  * See docs/POSTGRES.md.
  */
+import { resolve } from 'node:path'
 import { z } from 'zod'
 import type { Capture, Source, SourceDefinition } from '../source.js'
 import { openPostgresCapture } from './capture.js'
-import { checkUrl, connect, databaseOf, type PgClient, withClient, withDatabase } from './connect.js'
+import { checkUrl, connect, databaseOf, type PgClient, withClient } from './connect.js'
 import { fingerprintPostgres } from './fingerprint.js'
-import { checkTarget, restorePostgres } from './restore.js'
+import { checkTarget, restorePostgres, restoreSqlFile } from './restore.js'
 import { snapshotPostgres } from './snapshot.js'
 
 export const postgresConfig = z
@@ -26,23 +27,25 @@ export const postgres: SourceDefinition<PostgresConfig> = {
   configSchema: postgresConfig,
   async open(config, ctx) {
     checkUrl(config.url, ctx.resource)
-    /** A restore target: a URL, or a bare database name on the source's server. */
+    /** A restore target: the URL of the database to restore into. */
     const targetUrl = (target: string) => {
-      const url = target.includes('://') ? target : withDatabase(config.url, target)
-      checkTarget(url)
-      databaseOf(url)
-      return url
+      checkTarget(target)
+      databaseOf(target)
+      return target
     }
     let capture: Capture | undefined
     let live: Promise<PgClient> | undefined
     const source: Source = {
-      capabilities: { capture: true, partialRestore: true, exactTransactionBoundaries: true },
+      capabilities: { capture: true, partialRestore: true, exactTransactionBoundaries: true, formats: ['sql'] },
       get capture() {
         capture ??= openPostgresCapture(config.url, ctx.resource)
         return capture
       },
       snapshot: () => snapshotPostgres(config.url, ctx.resource),
-      restore: (image, target, opts) => restorePostgres(image, targetUrl(target), config.url, opts),
+      restore: (image, target, opts) =>
+        opts?.format === 'sql'
+          ? restoreSqlFile(image, resolve(ctx.baseDir, target), config.url, opts)
+          : restorePostgres(image, targetUrl(target), config.url, opts),
       async fingerprint(of, opts) {
         if (of === 'source') {
           live ??= connect(config.url, ctx.resource)

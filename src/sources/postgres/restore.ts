@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto'
+import { mkdir, open, rename, rm, stat } from 'node:fs/promises'
+import { basename, dirname, join } from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { from as copyFrom } from 'pg-copy-streams'
@@ -8,7 +10,7 @@ import { displayName } from './catalog.js'
 import { connect, databaseOf, ident, type PgClient, qualified, redact, withClient, withDatabase } from './connect.js'
 import { keepPart } from './partial.js'
 import { replayPostgres } from './replay.js'
-import { runPsql } from './tools.js'
+import { runOutput, runPsql } from './tools.js'
 
 interface ImageTable {
   schema: string
@@ -35,6 +37,7 @@ export async function restorePostgres(
   sourceUrl: string,
   opts: RestoreOptions = {},
 ): Promise<RestoreResult> {
+  if (opts.format === 'sql') throw new PlanError('internal: a SQL file restore goes through restoreSqlFile')
   const target = databaseOf(targetUrl)
   const source = new URL(sourceUrl)
   const to = new URL(targetUrl)
@@ -71,6 +74,65 @@ export async function restorePostgres(
   } finally {
     if (created) await admin.query(`DROP DATABASE IF EXISTS ${ident(scratch)} WITH (FORCE)`).catch(() => {})
     await admin.end().catch(() => {})
+  }
+}
+
+/**
+ * Writes the restored state as a plain SQL file that psql loads into an empty database:
+ * the image (with changes replayed and the part cut out) is restored into a scratch
+ * database on the source's server, dumped by pg_dump beside the file, and renamed over it.
+ */
+export async function restoreSqlFile(
+  image: StoredImage,
+  path: string,
+  sourceUrl: string,
+  opts: RestoreOptions = {},
+): Promise<RestoreResult> {
+  if ((await exists(path)) && !opts.force) {
+    throw new RefusedError(
+      `the restore target ${path} already exists`,
+      'Choose a new path, or pass --force to replace it.',
+    )
+  }
+  await mkdir(dirname(path), { recursive: true })
+  const scratch = `drkit_export_${randomBytes(6).toString('hex')}`
+  const scratchUrl = withDatabase(sourceUrl, scratch)
+  const temp = join(dirname(path), `.${basename(path)}.drkit-${randomBytes(4).toString('hex')}`)
+  const admin = await connect(withDatabase(sourceUrl, 'postgres'), 'the server of the source')
+  try {
+    const encoding = typeof image.details.encoding === 'string' ? image.details.encoding : 'UTF8'
+    await admin.query(`CREATE DATABASE ${ident(scratch)} TEMPLATE template0 ENCODING '${encoding.replace(/'/g, '')}'`)
+    await load(image, scratchUrl, { ...opts, format: undefined })
+    const file = await open(temp, 'wx')
+    try {
+      for await (const chunk of runOutput(
+        'pg_dump',
+        ['--format=plain', '--no-publications', '--no-subscriptions', '--dbname', scratchUrl],
+        'pg_dump of the restored database',
+      )) {
+        await file.write(chunk)
+      }
+      await file.sync()
+    } finally {
+      await file.close()
+    }
+    await rename(temp, path)
+    return { target: path, bytes: (await stat(path)).size }
+  } catch (err) {
+    await rm(temp, { force: true })
+    throw err
+  } finally {
+    await admin.query(`DROP DATABASE IF EXISTS ${ident(scratch)} WITH (FORCE)`).catch(() => {})
+    await admin.end().catch(() => {})
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path)
+    return true
+  } catch {
+    return false
   }
 }
 
