@@ -33,12 +33,14 @@ describe('postgres capture lifecycle', () => {
     await src.client.query(`
       CREATE TABLE items (id serial PRIMARY KEY, name text);
       CREATE TABLE log (line text);
+      CREATE UNLOGGED TABLE scratch (a int);
       INSERT INTO items (name) VALUES ('a'), ('b');`)
     const dir = await tempDir()
     await writePgPlan(dir, src.url, '    capture: { interval: 100ms }\n')
     await ok(dir, 'init')
     const first = await ok(dir, 'agent', '--once')
     expect(first.stderr).toMatch(/log has no primary key.*REPLICA IDENTITY FULL/)
+    expect(first.stderr).toMatch(/scratch is unlogged/)
     const ident = await src.client.query("SELECT relreplident::text AS r FROM pg_class WHERE relname = 'log'")
     expect(ident.rows[0].r).toBe('f')
     // The application's updates and deletes of the table without a key keep working.

@@ -13,6 +13,8 @@ export interface PgTable {
   alwaysIdentity: string[]
   /** pg_class.relreplident: 'd' default, 'f' full, 'n' nothing, 'i' index. */
   replicaIdentity: string
+  /** Unlogged tables are in snapshots but cannot be published (logical decoding does not see them). */
+  unlogged: boolean
 }
 
 /** How users name a table: `name` in schema public, `schema.name` elsewhere. */
@@ -39,6 +41,7 @@ export async function listTables(client: PgClient): Promise<PgTable[]> {
     key: string[] | null
     always: string[] | null
     replident: string
+    unlogged: boolean
   }>(`
     SELECT n.nspname AS schema, c.relname AS name,
       (SELECT array_agg(a.attname::text ORDER BY a.attnum) FROM pg_attribute a
@@ -48,7 +51,7 @@ export async function listTables(client: PgClient): Promise<PgTable[]> {
         WHERE i.indrelid = c.oid AND i.indisprimary) AS key,
       (SELECT array_agg(a.attname::text) FROM pg_attribute a
         WHERE a.attrelid = c.oid AND a.attidentity = 'a' AND NOT a.attisdropped) AS always,
-      c.relreplident::text AS replident
+      c.relreplident::text AS replident, c.relpersistence = 'u' AS unlogged
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE c.relkind = 'r' AND c.relpersistence <> 't' AND ${systemSchemas}
       AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
@@ -60,6 +63,7 @@ export async function listTables(client: PgClient): Promise<PgTable[]> {
     key: r.key ?? [],
     alwaysIdentity: r.always ?? [],
     replicaIdentity: r.replident,
+    unlogged: r.unlogged,
   }))
 }
 

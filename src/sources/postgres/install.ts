@@ -81,8 +81,15 @@ export async function installCapture(
 ): Promise<{ state: InstalledState; warnings: string[] }> {
   await checkCaptureRequirements(client, resource)
   await dropCapture(client, names)
-  const warnings: string[] = []
-  const tables = await listTables(client)
+  const all = await listTables(client)
+  const tables = all.filter((t) => !t.unlogged)
+  const warnings = all
+    .filter((t) => t.unlogged)
+    .map(
+      (t) =>
+        `table ${displayName(t)} is unlogged: logical decoding cannot see its changes, ` +
+        'so point-in-time restores show it as of the snapshot they start from',
+    )
   for (const t of tables) {
     if (t.key.length === 0 && t.replicaIdentity !== 'f' && t.replicaIdentity !== 'i') {
       await client.query(`ALTER TABLE ${quotedName(t)} REPLICA IDENTITY FULL`)
