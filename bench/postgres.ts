@@ -224,9 +224,9 @@ function render(reps: Rep[], cap: CaptureRun, about: { machine: string; drkit: s
     )} | ≤ 1× |`,
     `| peak memory, backup / restore | ${mib(m((r) => r.backupRss))} / ${mib(m((r) => r.restoreRss))} | | | |`,
     '',
-    `Capture under \`pgbench -c 2 -T ${seconds}\` (${cap.tps} tps while drkit captured): ${cap.changes} changes shipped in ${cap.lags.length} segments; ` +
-      `shipping lag (age of a segment's oldest change when stored) p50 ${(percentile(cap.lags, 50) / 1000).toFixed(2)} s, ` +
-      `p99 ${(percentile(cap.lags, 99) / 1000).toFixed(2)} s, max ${((cap.lags.at(-1) ?? 0) / 1000).toFixed(2)} s (target p99 ≤ 5 s). ` +
+    `Capture under \`pgbench -c 2 -T ${seconds}\` (${Number(cap.tps).toFixed(0)} tps while drkit captured): ${cap.changes} changes shipped in ${cap.lags.length} segments; ` +
+      `shipping lag (age of a segment's oldest change when stored) p50 ${(percentile(cap.lags, 0.5) / 1000).toFixed(2)} s, ` +
+      `p99 ${(percentile(cap.lags, 0.99) / 1000).toFixed(2)} s, max ${((cap.lags.at(-1) ?? 0) / 1000).toFixed(2)} s (target p99 ≤ 5 s). ` +
       `Restoring the end state (base snapshot + ${cap.replayed} replayed changes) took ${s(cap.replayMs)}; ` +
       `its fingerprint ${cap.matches ? 'matches' : 'DOES NOT match'} the source.`,
     markers.end,

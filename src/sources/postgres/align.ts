@@ -1,7 +1,7 @@
-import { connect } from './connect.js'
-import { captureNames } from './install.js'
+import { connect, databaseOf } from './connect.js'
+import { captureNames, readState } from './install.js'
 import { lsnToNumber } from './pgoutput.js'
-import { decodeSlot, type Mark } from './slot.js'
+import { decodeSlot } from './slot.js'
 
 /** A transaction snapshot as pg_current_snapshot() gives it: xmin:xmax:xip,... (64-bit xids). */
 export interface TxSnapshot {
@@ -21,9 +21,10 @@ export function parseSnapshot(text: string): TxSnapshot {
 
 /** Whether a committed transaction (32-bit xid, as pgoutput sends it) is visible in the snapshot. */
 export function visibleIn(snapshot: TxSnapshot, xid: number): boolean {
-  // Widen the xid with xmax's epoch; one that would come after xmax belongs to the epoch before.
+  // Widen the xid to the 64-bit one nearest xmax: xids run modulo 2^32, and live ones lie within 2^31 of each other.
   let full = (snapshot.xmax & ~0xffffffffn) | BigInt(xid)
-  if (full > snapshot.xmax) full -= 1n << 32n
+  if (full > snapshot.xmax + (1n << 31n)) full -= 1n << 32n
+  else if (full < snapshot.xmax - (1n << 31n)) full += 1n << 32n
   return full < snapshot.xmin || (full < snapshot.xmax && !snapshot.xip.has(full))
 }
 
@@ -42,10 +43,11 @@ export function visibleIn(snapshot: TxSnapshot, xid: number): boolean {
 export async function alignWithCapture(
   url: string,
   resource: string,
-  mark: Mark,
+  generation: string,
   snapshot: TxSnapshot,
   lsn: string,
 ): Promise<number | undefined> {
+  const names = captureNames(resource, databaseOf(url))
   const client = await connect(url, resource)
   try {
     const limit = lsnToNumber(lsn)
@@ -57,10 +59,15 @@ export async function alignWithCapture(
       if (rows[0]?.ok) break
       await new Promise((r) => setTimeout(r, 10))
     }
-    let seq = mark.seq
+    // The agent may acknowledge meanwhile: the mark (not the image's copy of it) anchors the
+    // numbering, and must not move while the slot is read (it moves before the slot does).
+    const state = await readState(client, names)
+    // Capture reinstalled, or changes after the image already acknowledged: take the image again.
+    if (!state || state.generation !== generation || state.mark.lsn > limit) return undefined
+    let seq = state.mark.seq
     let invisibleSeen = false
     let aligned = true
-    await decodeSlot(client, { ...captureNames(resource), mark, uptoLsn: lsn }, (tx) => {
+    await decodeSlot(client, { ...names, mark: state.mark, uptoLsn: lsn }, (tx) => {
       if (tx.commitLsn >= limit) return
       if (visibleIn(snapshot, tx.xid)) {
         if (invisibleSeen) aligned = false
@@ -69,6 +76,8 @@ export async function alignWithCapture(
         invisibleSeen = true
       }
     })
+    const after = await readState(client, names)
+    if (after?.mark.lsn !== state.mark.lsn) return undefined
     return aligned ? seq : undefined
   } finally {
     await client.end().catch(() => {})

@@ -1,7 +1,7 @@
 import type { Boundary, Change } from '../../model.js'
 import type { Capture, CaptureRead } from '../source.js'
 import { schemaDigest } from './catalog.js'
-import { connect, type PgClient } from './connect.js'
+import { connect, databaseOf, type PgClient } from './connect.js'
 import { captureNames, dropCapture, installCapture, readState, stateTable } from './install.js'
 import { lsnToNumber, numberToLsn } from './pgoutput.js'
 import { boundaryOf, type DecodedTx, decodeSlot } from './slot.js'
@@ -14,7 +14,7 @@ import { boundaryOf, type DecodedTx, decodeSlot } from './slot.js'
  * taken at install is compared on every read, and a difference ends the generation.
  */
 export function openPostgresCapture(url: string, resource: string): Capture {
-  const names = captureNames(resource)
+  const names = captureNames(resource, databaseOf(url))
   let client: Promise<PgClient> | undefined
   const db = () => {
     client ??= connect(url, resource)
@@ -35,14 +35,19 @@ export function openPostgresCapture(url: string, resource: string): Capture {
 
     async position() {
       const c = await db()
-      const state = await readState(c, names)
-      if (!state) return undefined
-      const now = await provenPoint(c)
-      let last: DecodedTx | undefined
-      await decodeSlot(c, { ...names, mark: state.mark, uptoLsn: now.lsn }, (tx) => {
-        last = tx
-      })
-      return { generation: state.generation, boundary: proven(last, state.mark.seq, now.time) }
+      // Another process (the agent) may acknowledge meanwhile: the mark must not move while the slot is read.
+      for (;;) {
+        const state = await readState(c, names)
+        if (!state) return undefined
+        const now = await provenPoint(c)
+        let last: DecodedTx | undefined
+        await decodeSlot(c, { ...names, mark: state.mark, uptoLsn: now.lsn }, (tx) => {
+          last = tx
+        })
+        const after = await readState(c, names)
+        if (after?.mark.lsn !== state.mark.lsn) continue
+        return { generation: state.generation, boundary: proven(last, state.mark.seq, now.time) }
+      }
     },
 
     // Reads carry every commit's exact boundary, so polling has nothing to add.
@@ -78,27 +83,40 @@ export function openPostgresCapture(url: string, resource: string): Capture {
         const detail = `changes ${after + 1} to ${state.mark.seq} were acknowledged but are not in the repository`
         return { ...brokenRead(generation, now.time, 'gap', detail), state: base }
       }
-      const changes: Change[] = []
-      const boundaries: Boundary[] = []
-      const txs = new Map<number, number>()
+      let changes: Change[] = []
+      let boundaries: Boundary[] = []
+      let txs = new Map<number, number>()
       let last: DecodedTx | undefined
       let full = false
-      const uptoMessages = (limit + (after - state.mark.seq)) * 2 + 100
-      const sent = await decodeSlot(
-        c,
-        { ...names, mark: state.mark, uptoLsn: now.lsn, uptoMessages, changesAfter: after },
-        (tx) => {
-          if (full) return
-          last = tx
-          txs.set(tx.lastSeq, tx.endLsn)
-          if (tx.lastSeq <= after) return
-          changes.push(...(tx.changes ?? []))
-          boundaries.push(monotonic(boundaryOf(tx)))
-          if (changes.length >= limit) full = true
-        },
-      )
+      const decode = (uptoMessages?: number) => {
+        changes = []
+        boundaries = []
+        txs = new Map()
+        last = undefined
+        full = false
+        return decodeSlot(
+          c,
+          { ...names, mark: state.mark, uptoLsn: now.lsn, uptoMessages, changesAfter: after },
+          (tx) => {
+            if (full) return
+            last = tx
+            txs.set(tx.lastSeq, tx.endLsn)
+            if (tx.lastSeq <= after) return
+            changes.push(...(tx.changes ?? []))
+            boundaries.push(monotonic(boundaryOf(tx)))
+            if (changes.length >= limit) full = true
+          },
+        )
+      }
+      // A message budget keeps the server from decoding a whole backlog for one read; a
+      // budget spent on changes already shipped (not yet acknowledged) is lifted.
+      const budget = (limit + (after - state.mark.seq)) * 4 + 1000
+      let complete = (await decode(budget)) < budget && !full
+      if (!complete && changes.length === 0) {
+        await decode()
+        complete = !full
+      }
       ends = txs
-      const complete = !full && sent < uptoMessages
       if (complete && last === undefined) await skipIdle(c, state.mark, now.lsn)
       const boundary = complete ? proven(last, state.mark.seq, now.time) : boundaries.at(-1)!
       return {

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { DrkitError } from '../../errors.js'
 import { displayName, listTables, quotedName, schemaDigest } from './catalog.js'
 import { ident, literal, type PgClient } from './connect.js'
@@ -17,10 +17,15 @@ export interface CaptureNames {
   publication: string
 }
 
-/** Slot and publication names: lower-case letters, digits and underscores, at most 63 bytes. */
-export function captureNames(resource: string): CaptureNames {
-  const base = `drkit_${resource.toLowerCase().replace(/[^a-z0-9_]/g, '_')}`.slice(0, 63)
-  return { slot: base, publication: base }
+/**
+ * Slot and publication names: lower-case letters, digits and underscores, at most 63 bytes.
+ * Slots are per server, not per database: the slot's name carries a hash of the database's
+ * name too, so two databases with a resource of the same name do not collide.
+ */
+export function captureNames(resource: string, database: string): CaptureNames {
+  const base = `drkit_${resource.toLowerCase().replace(/[^a-z0-9_]/g, '_')}`.slice(0, 50)
+  const hash = createHash('sha256').update(`${database}\0${resource}`).digest('hex').slice(0, 8)
+  return { slot: `${base}_${hash}`, publication: base }
 }
 
 export interface InstalledState {

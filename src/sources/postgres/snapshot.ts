@@ -3,7 +3,7 @@ import { to as copyTo } from 'pg-copy-streams'
 import type { NamedStream, SourceImage, TableInfo } from '../source.js'
 import { alignWithCapture, parseSnapshot } from './align.js'
 import { displayName, listSequences, listTables, type PgTable, quotedName } from './catalog.js'
-import { connect, ident, type PgClient } from './connect.js'
+import { connect, databaseOf, ident, type PgClient } from './connect.js'
 import { captureNames, readState } from './install.js'
 import { checkPgDump, runOutput } from './tools.js'
 
@@ -50,10 +50,10 @@ async function tryImage(url: string, resource: string): Promise<SourceImage | un
     const tables = await listTables(client)
     if (tables.length > 0) await client.query(`LOCK TABLE ${tables.map(quotedName).join(', ')} IN ACCESS SHARE MODE`)
     const sequences = await listSequences(client)
-    const state = info.lsn ? await readState(client, captureNames(resource)) : undefined
+    const state = info.lsn ? await readState(client, captureNames(resource, databaseOf(url))) : undefined
     let capture: { generation: string; seq: number } | undefined
     if (state) {
-      const seq = await alignWithCapture(url, resource, state.mark, parseSnapshot(info.snap), info.lsn!)
+      const seq = await alignWithCapture(url, resource, state.generation, parseSnapshot(info.snap), info.lsn!)
       if (seq === undefined) {
         await client.query('ROLLBACK')
         await client.end()
