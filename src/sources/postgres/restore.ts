@@ -4,7 +4,7 @@ import { basename, dirname, join } from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { from as copyFrom } from 'pg-copy-streams'
-import { DrkitError, PlanError, RefusedError } from '../../errors.js'
+import { DrkitError, InternalError, PlanError, RefusedError } from '../../errors.js'
 import type { RestoreOptions, RestoreResult, StoredImage } from '../source.js'
 import { displayName } from './catalog.js'
 import { connect, databaseOf, ident, type PgClient, qualified, redact, withClient, withDatabase } from './connect.js'
@@ -37,7 +37,7 @@ export async function restorePostgres(
   sourceUrl: string,
   opts: RestoreOptions = {},
 ): Promise<RestoreResult> {
-  if (opts.format === 'sql') throw new PlanError('internal: a SQL file restore goes through restoreSqlFile')
+  if (opts.format === 'sql') throw new InternalError('a SQL file restore goes through restoreSqlFile')
   const target = databaseOf(targetUrl)
   const source = new URL(sourceUrl)
   const to = new URL(targetUrl)
