@@ -126,7 +126,7 @@ export class CaptureShipper {
 
   private async store(read: CaptureRead): Promise<number> {
     const last = read.changes.at(-1)!.seq
-    const known = [...this.pending, ...(last === read.boundary.seq ? [read.boundary] : [])]
+    const known = [...this.pending, ...(read.boundaries ?? []), ...(last === read.boundary.seq ? [read.boundary] : [])]
     const boundaries = earliestPerSeq(known.filter((b) => b.seq > this.shipped && b.seq <= last))
     const cut = last === read.boundary.seq ? last : (boundaries.at(-1)?.seq ?? last)
     const changes = read.changes.filter((c) => c.seq <= cut)

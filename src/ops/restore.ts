@@ -22,6 +22,8 @@ export interface RestoreRequest {
   paths?: string[]
   /** In the restored tables that have the columns it names, only the matching rows. */
   where?: string
+  /** Write a file in this format (a plain SQL script for PostgreSQL) instead of a live target. */
+  format?: 'sql'
   signal?: AbortSignal
 }
 
@@ -66,6 +68,12 @@ export async function restore(ctx: OpsContext, req: RestoreRequest): Promise<Res
       selector ? `Use --${selector}.` : 'Restore it whole.',
     )
   }
+  if (req.format !== undefined && !source.capabilities.formats?.includes(req.format)) {
+    await source.close()
+    throw new PlanError(
+      `${req.resource} (type ${ctx.resource(req.resource).type}) cannot restore as --format ${req.format}`,
+    )
+  }
   // A read lock keeps pruning out while the snapshot's data is read.
   const lock = await repository.lock(req.resource, 'read', { command: `restore ${req.resource}` })
   try {
@@ -83,8 +91,15 @@ export async function restore(ctx: OpsContext, req: RestoreRequest): Promise<Res
     const changes = replay
       ? readChanges(repository, { ...range, after: from, until: point.untilSeq! }, counter)
       : undefined
-    const { force, where, signal } = req
-    const result = await source.restore(image, req.target, { force, tables: part?.names, where, signal, changes })
+    const { force, where, format, signal } = req
+    const result = await source.restore(image, req.target, {
+      force,
+      tables: part?.names,
+      where,
+      format,
+      signal,
+      changes,
+    })
     return {
       resource: req.resource,
       snapshot,

@@ -1,4 +1,5 @@
 import type { Bookmark, Repository, SegmentRef } from '../repository/index.js'
+import type { CaptureLag } from '../sources/index.js'
 import { buildTimeline, type Timeline } from '../timeline/index.js'
 import type { OpsContext } from './context.js'
 
@@ -34,4 +35,21 @@ export async function readTimelineFrom(repository: Repository, resource: string)
     heads,
   })
   return { timeline, bookmarks, segments }
+}
+
+/**
+ * How far the live resource's capture lags, where the source can tell. Undefined when it
+ * cannot, when capture is not installed, or when the resource cannot be reached: the
+ * timeline itself comes from the repository and stays readable while the resource is down.
+ */
+export async function captureLag(ctx: OpsContext, resource: string): Promise<CaptureLag | undefined> {
+  const source = await ctx.openSource(resource)
+  try {
+    const capture = source.capabilities.capture ? source.capture : undefined
+    return await capture?.lag?.()
+  } catch {
+    return undefined
+  } finally {
+    await source.close()
+  }
 }

@@ -4,6 +4,7 @@
  * consume streams, and ops/ carries those to and from the repository.
  */
 import { files } from './files/index.js'
+import { postgres } from './postgres/index.js'
 import { redis } from './redis/index.js'
 import type { SourceDefinition } from './source.js'
 import { sqlite } from './sqlite/index.js'
@@ -12,6 +13,7 @@ export const sources = {
   sqlite,
   files,
   redis,
+  postgres,
 } satisfies Record<string, SourceDefinition<unknown>>
 
 export type SourceType = keyof typeof sources

@@ -59,6 +59,8 @@ export interface RestoreOptions {
   tables?: string[]
   /** Restore only the rows that match this SQL condition, in every restored table that has the columns it names. */
   where?: string
+  /** Write a portable file at the target instead of a live database (sources whose capabilities list the format). */
+  format?: 'sql'
   signal?: AbortSignal
 }
 
@@ -78,6 +80,8 @@ export interface SourceCapabilities {
   /** What `restore --tables|--keys|--paths` selects for this source; false when it restores only whole. */
   partialRestore: PartSelector | false
   exactTransactionBoundaries: boolean
+  /** File formats a restore can write instead of a live target (`restore --format`). */
+  formats?: 'sql'[]
 }
 
 /** An open source: the adapter for one resource. */
@@ -133,6 +137,8 @@ export interface CaptureRead {
   boundary: Boundary
   /** Changes with seq in (after, boundary.seq], in order; at most `limit`. */
   changes: Change[]
+  /** Every transaction boundary among `changes`, for sources that know them exactly (PostgreSQL commits). */
+  boundaries?: Boundary[]
   /** Set when the capture cannot continue the generation: the schema changed, or changes are missing. */
   broken?: { reason: 'schema-change' | 'gap' | 'reinstalled'; detail: string }
 }
@@ -156,7 +162,21 @@ export interface Capture {
   reinstall(): Promise<CaptureState>
   /** Takes capture out of the resource entirely. */
   remove(): Promise<void>
+  /** How far the resource holds changes not yet stored, for sources that keep them on the server (a replication slot). */
+  lag?(): Promise<CaptureLag | undefined>
   close(): Promise<void>
+}
+
+/** What the resource keeps for capture that the repository does not hold yet. */
+export interface CaptureLag {
+  /** Bytes the server retains for capture (WAL behind a replication slot). */
+  bytes: number
+  /** Age of the oldest change not yet stored (0 when none is waiting). */
+  seconds: number
+  /** Whether an agent is reading right now. */
+  active: boolean
+  /** Set when the lag needs attention (an abandoned slot makes the server keep WAL forever). */
+  warning?: string
 }
 
 type Row = import('../model.js').Row

@@ -10,7 +10,7 @@ import { formatBytes, formatMs } from '../output.js'
 
 const usage =
   'drkit restore RESOURCE --to TARGET [--snapshot ID | --at TIME | --bookmark NAME] ' +
-  '[--tables T1,T2 | --keys P1,P2 | --paths P1,P2] [--where SQL] [--force] [--json]'
+  '[--tables T1,T2 | --keys P1,P2 | --paths P1,P2] [--where SQL] [--format sql] [--force] [--json]'
 
 const command: Command = {
   summary: 'restore a resource into a new target',
@@ -23,7 +23,8 @@ const command: Command = {
     '--where "tenant_id = \'acme\'" keeps only matching rows in every restored table that has the columns it names;\n' +
     'the other restored tables are restored whole.\n' +
     "--keys 'session:*' restores only the Redis keys matching these patterns (with --force, only they are replaced).\n" +
-    "--paths 'docs/**,*.pdf' restores only the files and directories matching these patterns, with their parents.",
+    "--paths 'docs/**,*.pdf' restores only the files and directories matching these patterns, with their parents." +
+    '--format sql writes a plain SQL file that psql can load (PostgreSQL), TARGET being its path.',
   options: {
     to: { type: 'string' },
     snapshot: { type: 'string' },
@@ -34,6 +35,7 @@ const command: Command = {
     keys: { type: 'string' },
     paths: { type: 'string' },
     where: { type: 'string' },
+    format: { type: 'string' },
   },
   async run({ values, positionals }, { out, config }) {
     const resource = requiredPositional(positionals, 'RESOURCE', usage)
@@ -42,6 +44,10 @@ const command: Command = {
     const list = (value: unknown) => (typeof value === 'string' ? value.split(',').map((t) => t.trim()) : undefined)
     const parts = { tables: list(values.tables), keys: list(values.keys), paths: list(values.paths) }
     const where = stringFlag(values.where)
+    const format = stringFlag(values.format)
+    if (format !== undefined && format !== 'sql') {
+      throw new PlanError(`--format ${format} is not known`, 'The only format is sql (a plain SQL file for psql).')
+    }
     const ctx = await openContext({ config })
     try {
       out.info(`restoring ${resource} into ${target}…`)
@@ -55,6 +61,7 @@ const command: Command = {
         force: values.force === true,
         ...parts,
         where,
+        ...(format ? { format } : {}),
       })
       const doc = {
         resource,

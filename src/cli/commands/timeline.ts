@@ -1,5 +1,5 @@
 import { openContext } from '../../ops/context.js'
-import { readTimeline } from '../../ops/timeline.js'
+import { captureLag, readTimeline } from '../../ops/timeline.js'
 import type { Command } from '../command.js'
 import { requiredPositional } from '../flags.js'
 
@@ -14,6 +14,7 @@ const command: Command = {
     const ctx = await openContext({ config })
     try {
       const { timeline, bookmarks } = await readTimeline(ctx, resource)
+      const lag = await captureLag(ctx, resource)
       const doc = {
         resource,
         window: timeline.window.map((r) => ({ from: iso(r.from), to: iso(r.to), generation: r.generation ?? null })),
@@ -27,7 +28,9 @@ const command: Command = {
         })),
         snapshotsWithoutCapture: timeline.plainSnapshots.map((s) => ({ id: s.id, time: iso(s.time) })),
         bookmarks: bookmarks.map((b) => ({ name: b.name, time: iso(b.time), generation: b.generation, seq: b.seq })),
+        ...(lag ? { lag } : {}),
       }
+      if (lag?.warning) out.warn(lag.warning)
       out.result(doc, (d) => {
         const lines = [`${d.resource}: recoverable window`]
         if (d.window.length === 0) lines.push('  (empty: no snapshots yet)')
@@ -39,6 +42,10 @@ const command: Command = {
         }
         for (const s of d.snapshotsWithoutCapture) lines.push(`snapshot ${s.id.slice(0, 8)} at ${s.time} (no capture)`)
         for (const b of d.bookmarks) lines.push(`bookmark ${b.name} at ${b.time}`)
+        if (d.lag) {
+          const state = d.lag.active ? 'an agent is reading' : 'no agent is reading'
+          lines.push(`capture lag: ${d.lag.bytes} bytes of WAL, ${d.lag.seconds.toFixed(1)} s (${state})`)
+        }
         return lines.join('\n')
       })
       return 0

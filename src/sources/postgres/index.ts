@@ -1,0 +1,64 @@
+/**
+ * The PostgreSQL source: consistent images of a live database (pg_dump for the schema,
+ * COPY for the rows, in one exported snapshot), change capture through logical decoding
+ * (pgoutput), restores into a new database with point-in-time replay, and fingerprints.
+ * See docs/POSTGRES.md.
+ */
+import { resolve } from 'node:path'
+import { z } from 'zod'
+import type { Capture, Source, SourceDefinition } from '../source.js'
+import { openPostgresCapture } from './capture.js'
+import { checkUrl, connect, databaseOf, type PgClient, withClient } from './connect.js'
+import { fingerprintPostgres } from './fingerprint.js'
+import { checkTarget, restorePostgres, restoreSqlFile } from './restore.js'
+import { snapshotPostgres } from './snapshot.js'
+
+export const postgresConfig = z
+  .object({
+    /** postgres://user[:password]@host:port/dbname */
+    url: z.string().min(1),
+  })
+  .strict()
+
+export type PostgresConfig = z.infer<typeof postgresConfig>
+
+export const postgres: SourceDefinition<PostgresConfig> = {
+  type: 'postgres',
+  configSchema: postgresConfig,
+  async open(config, ctx) {
+    checkUrl(config.url, ctx.resource)
+    /** A restore target: the URL of the database to restore into. */
+    const targetUrl = (target: string) => {
+      checkTarget(target)
+      databaseOf(target)
+      return target
+    }
+    let capture: Capture | undefined
+    let live: Promise<PgClient> | undefined
+    const source: Source = {
+      capabilities: { capture: true, partialRestore: 'tables', exactTransactionBoundaries: true, formats: ['sql'] },
+      get capture() {
+        capture ??= openPostgresCapture(config.url, ctx.resource)
+        return capture
+      },
+      snapshot: () => snapshotPostgres(config.url, ctx.resource),
+      restore: (image, target, opts) =>
+        opts?.format === 'sql'
+          ? restoreSqlFile(image, resolve(ctx.baseDir, target), config.url, opts)
+          : restorePostgres(image, targetUrl(target), config.url, opts),
+      async fingerprint(of, opts) {
+        if (of === 'source') {
+          live ??= connect(config.url, ctx.resource)
+          return fingerprintPostgres(await live, opts?.tables)
+        }
+        return withClient(targetUrl(of.target), 'the restore target', (c) => fingerprintPostgres(c, opts?.tables))
+      },
+      async close() {
+        await capture?.close()
+        const c = await live?.catch(() => undefined)
+        await c?.end().catch(() => {})
+      },
+    }
+    return source
+  },
+}

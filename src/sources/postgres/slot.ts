@@ -1,0 +1,211 @@
+import type { Boundary, Change, Row } from '../../model.js'
+import { displayName } from './catalog.js'
+import type { PgClient } from './connect.js'
+import { decodeMessage, lsnToNumber, type Relation, type TupleValue, unchanged, unixMicros } from './pgoutput.js'
+
+/**
+ * Reading a logical replication slot without consuming it, and numbering what it holds.
+ *
+ * Changes get dense sequence numbers (`seq`) in commit order. The numbering is anchored by
+ * a mark kept in the database (`_drkit.capture`): the end LSN of the last transaction the
+ * repository has stored, and the seq of its last change. Every read decodes from the slot's
+ * confirmed position, skips transactions that end at or before the mark, and numbers the
+ * rest from mark.seq + 1, so a re-read after a crash gives every change the same seq.
+ * The mark is moved before the slot is advanced (see capture.ts: acknowledge).
+ */
+
+export interface Mark {
+  /** End LSN of the last stored transaction (the slot's start when nothing was stored). */
+  lsn: number
+  /** The seq of that transaction's last change (0 at the start of a generation). */
+  seq: number
+}
+
+export interface DecodedTx {
+  xid: number
+  commitLsn: number
+  endLsn: number
+  /** Commit time, µs since the Unix epoch. */
+  commitMicros: bigint
+  firstSeq: number
+  lastSeq: number
+  /** Present when the caller asked for changes. */
+  changes?: Change[]
+}
+
+export interface DecodeOptions {
+  slot: string
+  publication: string
+  mark: Mark
+  /** Decode transactions committed up to this LSN ('0/0'-style text). */
+  uptoLsn: string
+  /** Ask the server to stop after about this many messages (null: no limit). */
+  uptoMessages?: number
+  /** Build Change objects for transactions whose changes have seq above this. */
+  changesAfter?: number
+}
+
+const fetchSize = 2000
+
+/**
+ * Decodes the slot from its confirmed position and calls `onTx` for each transaction after
+ * the mark, in commit order. Returns how many messages the server sent (a caller that set
+ * `uptoMessages` compares to know whether it read everything up to `uptoLsn`).
+ */
+export async function decodeSlot(
+  client: PgClient,
+  opts: DecodeOptions,
+  onTx: (tx: DecodedTx) => void,
+): Promise<number> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await decodeOnce(client, opts, onTx)
+    } catch (err) {
+      // 55006: another session (an agent, a backup aligning its image) is reading the slot right now.
+      if ((err as { code?: string }).code !== '55006' || attempt >= 600) throw err
+      await new Promise((r) => setTimeout(r, 50))
+    }
+  }
+}
+
+async function decodeOnce(client: PgClient, opts: DecodeOptions, onTx: (tx: DecodedTx) => void): Promise<number> {
+  const relations = new Map<number, Relation>()
+  let seq = opts.mark.seq
+  let messages = 0
+  let tx: { xid: number; commitMicros: bigint; first: number; changes: Change[] | undefined; time: number } | undefined
+  await client.query('BEGIN')
+  try {
+    await client.query(
+      `DECLARE drkit_slot NO SCROLL CURSOR FOR SELECT data FROM pg_logical_slot_peek_binary_changes($1, $2, $3,
+        'proto_version', '1', 'publication_names', $4)`,
+      [opts.slot, opts.uptoLsn, opts.uptoMessages ?? null, opts.publication],
+    )
+    for (;;) {
+      const { rows } = await client.query<{ data: Buffer }>(`FETCH ${fetchSize} FROM drkit_slot`)
+      for (const { data } of rows) {
+        messages++
+        const m = decodeMessage(data)
+        switch (m.tag) {
+          case 'relation':
+            relations.set(m.relation.id, m.relation)
+            break
+          case 'begin': {
+            const commitMicros = unixMicros(m.commitTime)
+            const skip = lsnToNumber(lsnText(m.finalLsn)) < opts.mark.lsn
+            tx = skip
+              ? undefined
+              : {
+                  xid: m.xid,
+                  commitMicros,
+                  first: seq + 1,
+                  changes: opts.changesAfter !== undefined ? [] : undefined,
+                  time: Number(commitMicros / 1000n),
+                }
+            break
+          }
+          case 'commit': {
+            const endLsn = lsnToNumber(lsnText(m.endLsn))
+            if (tx && endLsn > opts.mark.lsn && seq >= tx.first) {
+              onTx({
+                xid: tx.xid,
+                commitLsn: lsnToNumber(lsnText(m.commitLsn)),
+                endLsn,
+                commitMicros: tx.commitMicros,
+                firstSeq: tx.first,
+                lastSeq: seq,
+                ...(tx.changes ? { changes: tx.changes } : {}),
+              })
+            }
+            tx = undefined
+            break
+          }
+          case 'insert':
+          case 'update':
+          case 'delete':
+          case 'truncate': {
+            if (!tx) break
+            for (const change of toChanges(m, relations, tx.time)) {
+              change.seq = ++seq
+              if (tx.changes && change.seq > opts.changesAfter!) tx.changes.push(change)
+            }
+            break
+          }
+        }
+      }
+      if (rows.length < fetchSize) break
+    }
+    await client.query('CLOSE drkit_slot')
+    await client.query('COMMIT')
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {})
+    throw err
+  }
+  return messages
+}
+
+function lsnText(lsn: bigint): string {
+  return `${(lsn >> 32n).toString(16)}/${(lsn & 0xffffffffn).toString(16)}`
+}
+
+type ChangeMessage = Extract<ReturnType<typeof decodeMessage>, { tag: 'insert' | 'update' | 'delete' | 'truncate' }>
+
+/**
+ * The changes one message makes. Row images hold text forms. An unchanged TOASTed value
+ * (not sent) is taken from the old image when the table logs full old rows, and is left
+ * out of the new image otherwise: a replay then leaves that column as it was.
+ * A TRUNCATE is a delete with neither image: every row of the table goes.
+ */
+function toChanges(m: ChangeMessage, relations: Map<number, Relation>, time: number): Change[] {
+  if (m.tag === 'truncate') {
+    return m.relations.map((id) => ({
+      seq: 0,
+      time,
+      table: displayName(relation(relations, id)),
+      op: 'delete' as const,
+      before: null,
+      after: null,
+    }))
+  }
+  const rel = relation(relations, m.relation)
+  const table = displayName(rel)
+  if (m.tag === 'insert') return [{ seq: 0, time, table, op: 'insert', before: null, after: image(rel, m.after) }]
+  if (m.tag === 'delete') return [{ seq: 0, time, table, op: 'delete', before: oldImage(rel, m.before), after: null }]
+  const before = m.before ? oldImage(rel, m.before) : keyOf(rel, m.after)
+  const after = image(rel, m.after, m.before?.kind === 'old' ? m.before.values : undefined)
+  return [{ seq: 0, time, table, op: 'update', before, after }]
+}
+
+function relation(relations: Map<number, Relation>, id: number): Relation {
+  const rel = relations.get(id)
+  if (!rel) throw new Error(`pgoutput sent a change for relation ${id} before describing it`)
+  return rel
+}
+
+function image(rel: Relation, values: TupleValue[], old?: TupleValue[]): Row {
+  const row: Row = {}
+  rel.columns.forEach((c, i) => {
+    let v = values[i]
+    if (v === unchanged && old) v = old[i]
+    if (v !== unchanged && v !== undefined) row[c.name] = v
+  })
+  return row
+}
+
+function oldImage(rel: Relation, before: { kind: 'key' | 'old'; values: TupleValue[] }): Row {
+  if (before.kind === 'old') return image(rel, before.values)
+  return keyOf(rel, before.values)
+}
+
+function keyOf(rel: Relation, values: TupleValue[]): Row {
+  const row: Row = {}
+  rel.columns.forEach((c, i) => {
+    const v = values[i]
+    if (c.key && v !== unchanged && v !== undefined) row[c.name] = v
+  })
+  return row
+}
+
+/** The boundary a transaction proves: its last change, at its commit time rounded up to the millisecond. */
+export function boundaryOf(tx: DecodedTx): Boundary {
+  return { seq: tx.lastSeq, time: Number((tx.commitMicros + 999n) / 1000n) }
+}
