@@ -12,7 +12,7 @@ export function formatDrillReport(r: DrillReport): string {
       ? `staging resource ${r.environment.staging}`
       : `scratch copy (${Object.values(r.environment.targets).join(', ') || 'no targets'}), removed afterwards`
   const lines = [
-    `# Drill log: ${r.drill}`,
+    `# Drill log: ${r.name}`,
     '',
     '| | |',
     '| --- | --- |',

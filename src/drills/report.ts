@@ -7,7 +7,8 @@ import type { DrillKind } from '../plan/drills.js'
  */
 export interface DrillReport {
   version: 1
-  drill: string
+  /** The drill's name in the plan. */
+  name: string
   kind: DrillKind
   /** The resource the drill exercises; absent for drills of no one resource (full-recovery, some custom ones). */
   resource?: string
@@ -23,6 +24,8 @@ export interface DrillReport {
   steps: DrillStepReport[]
   /** Why the drill failed, and anything else worth a look, in the user's words. */
   issues: string[]
+  /** When it failed: its issues in one line, for summaries. */
+  reason?: string
 }
 
 export interface DrillEnvironment {

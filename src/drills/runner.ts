@@ -62,7 +62,7 @@ export async function runDrill(
   })
   const report: DrillReport = {
     version: 1,
-    drill: spec.name,
+    name: spec.name,
     kind: spec.kind,
     ...(spec.resource !== undefined && { resource: spec.resource }),
     environment: {
@@ -81,6 +81,7 @@ export async function runDrill(
     steps: run.steps,
     issues: [...run.issues, ...verdict.issues],
   }
+  if (!report.ok) report.reason = report.issues.join('; ') || 'a step failed'
   if (opts.record !== false) await recordDrillReport(ctx, report)
   return report
 }

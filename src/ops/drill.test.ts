@@ -18,7 +18,7 @@ function lastRun(time: string, ok = true): EvidenceRecord<DrillEvidence> {
     id: 'r1',
     time,
     ok,
-    body: { drill: 'pitr', ok, finished: time, rto: { actualMs: 1200 }, rpo: { actualMs: 0, changesLost: 0 } },
+    body: { name: 'pitr', ok, finished: time, rto: { actualMs: 1200 }, rpo: { actualMs: 0, changesLost: 0 } },
   }
 }
 

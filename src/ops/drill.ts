@@ -5,7 +5,7 @@ import type { OpsContext } from './context.js'
 
 /** What drill listings read of a drill report (drills/report.ts has the whole shape). */
 export interface DrillEvidence {
-  drill: string
+  name: string
   resource?: string
   ok: boolean
   finished: string
@@ -46,13 +46,13 @@ export async function listDrillReports<Body extends DrillEvidence = DrillEvidenc
   drill?: string,
 ): Promise<EvidenceRecord<Body>[]> {
   const records = await (await ctx.repository()).listEvidence<Body>('drill')
-  return drill === undefined ? records : records.filter((r) => r.body.drill === drill)
+  return drill === undefined ? records : records.filter((r) => r.body.name === drill)
 }
 
 /** Each drill of the plan with its last run and when it is due (pure but for reading the evidence). */
 export async function listDrills(ctx: OpsContext, now = new Date()): Promise<DrillListing[]> {
   const last = new Map<string, EvidenceRecord<DrillEvidence>>()
-  for (const record of await listDrillReports(ctx)) last.set(record.body.drill, record)
+  for (const record of await listDrillReports(ctx)) last.set(record.body.name, record)
   return ctx.plan.drills.map((drill) => describeDrill(drill, last.get(drill.name), now))
 }
 

@@ -45,8 +45,8 @@ export interface RestoreTestOptions {
 /**
  * Restores the newest recoverable state of a resource into a scratch target, checks it
  * against what was recorded at backup time and measures how far it is behind the live
- * resource, then removes the scratch target. Failures are in the result, not thrown,
- * except for bad input (PlanError).
+ * resource, then removes the scratch target. Failures (a type without scratch targets
+ * included) are in the result, not thrown; an unknown resource is a PlanError.
  */
 export async function restoreTest(
   ctx: OpsContext,
@@ -54,7 +54,6 @@ export async function restoreTest(
   opts: RestoreTestOptions = {},
 ): Promise<RestoreTestResult> {
   const plan = ctx.resource(resource)
-  const factory = scratchFactory(plan)
   const dir = await mkdtemp(join(tmpdir(), 'drkit-restore-test-'))
   let scratch: ScratchTarget | undefined
   const result: RestoreTestResult = {
@@ -69,7 +68,7 @@ export async function restoreTest(
   }
   try {
     const resources = Object.values(ctx.plan.resources)
-    scratch = await factory.create(plan, {
+    scratch = await scratchFactory(plan).create(plan, {
       dir,
       label: resource,
       baseDir: ctx.plan.baseDir,

@@ -184,6 +184,7 @@ describe('built-in drills on SQLite', () => {
     expect(wrong!.ok).toBe(false)
     expect(stepSummary(wrong!)).toEqual(['restore ok', 'verify ok', 'assert FAILED'])
     expect(wrong!.issues[0]).toContain('assertion failed: SELECT count(*) FROM tenants returned 3, expected 99')
+    expect(wrong!.reason).toBe(wrong!.issues.join('; '))
 
     // The markdown drill log says the same.
     const text = await drkit(dir, 'drill', 'wrong-count')
@@ -236,7 +237,7 @@ describe('drkit demo', () => {
     const run = await ok(dir, 'demo', '--json')
     const doc = run.json<{ recovered: boolean; drill: DrillReport }>()
     expect(doc.recovered).toBe(true)
-    expect(doc.drill).toMatchObject({ drill: 'app-db-pitr', kind: 'pitr', ok: true, rpo: { changesLost: 0 } })
+    expect(doc.drill).toMatchObject({ name: 'app-db-pitr', kind: 'pitr', ok: true, rpo: { changesLost: 0 } })
     const text = await ok(dir, 'demo')
     expect(text.stdout).toContain('# Drill log: app-db-pitr')
     expect(text.stdout).toContain('| Result | **PASS** |')

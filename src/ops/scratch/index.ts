@@ -1,12 +1,13 @@
 /**
  * Scratch targets: throwaway places a drill or a restore test restores a resource into (a
- * temporary SQLite file, a temporary directory, a spare Redis database). One file per
- * source type and one line in `scratchTargets`; a type without an entry cannot be drilled.
+ * temporary SQLite file, a temporary directory, a spare Redis database, a new PostgreSQL
+ * database). One file per source type and one line in `scratchTargets`; a type without an entry cannot be drilled.
  * They never touch the live resource.
  */
 import { PlanError } from '../../errors.js'
 import type { Resource } from '../../plan/index.js'
 import { filesScratch } from './files.js'
+import { postgresScratch } from './postgres.js'
 import { redisScratch } from './redis.js'
 import { sqliteScratch } from './sqlite.js'
 
@@ -53,6 +54,7 @@ export const scratchTargets = {
   sqlite: sqliteScratch,
   files: filesScratch,
   redis: redisScratch,
+  postgres: postgresScratch,
 } satisfies Record<string, ScratchFactory>
 
 /** The scratch factory of a resource's type; PlanError when there is none. */
