@@ -6,13 +6,8 @@ import type { VerifyEvidence } from './verify.js'
  * The fields of a drill report (drills/report.ts) that status, report and alerts read,
  * each optional but the drill's name, so that a report with fewer figures still reads.
  */
-export type DrillEvidence = Pick<DrillReport, 'drill'> &
-  Partial<Pick<DrillReport, 'kind' | 'resource' | 'rto' | 'rpo' | 'issues'>>
-
-/** Why a drill failed, in one line: its issues. */
-export function drillReason(body: DrillEvidence): string | undefined {
-  return body.issues && body.issues.length > 0 ? body.issues.join('; ') : undefined
-}
+export type DrillEvidence = Pick<DrillReport, 'name'> &
+  Partial<Pick<DrillReport, 'kind' | 'resource' | 'rto' | 'rpo' | 'reason'>>
 
 export interface Evidence {
   verify: EvidenceRecord<VerifyEvidence>[]
@@ -25,7 +20,7 @@ export async function readEvidence(repository: Repository, since?: Date): Promis
     repository.listEvidence<VerifyEvidence>('verify', { since }),
     repository.listEvidence<DrillEvidence>('drill', { since }),
   ])
-  return { verify, drill: drill.filter((r) => typeof r.body?.drill === 'string') }
+  return { verify, drill: drill.filter((r) => typeof r.body?.name === 'string') }
 }
 
 /** The newest record matching `pred`. */

@@ -1,5 +1,5 @@
 import type { OpsContext } from './context.js'
-import { drillReason, readEvidence } from './evidence.js'
+import { readEvidence } from './evidence.js'
 
 export interface ReportOptions {
   /** The start of the period (default: 90 days before now). */
@@ -118,11 +118,11 @@ export async function buildReport(ctx: OpsContext, opts: ReportOptions = {}): Pr
   )
   const drills = evidence.drill.map((d): ReportDrill => {
     const resource = d.resource ?? d.body.resource
-    const planned = ctx.plan.drills.find((p) => p.name === d.body.drill)
+    const planned = ctx.plan.drills.find((p) => p.name === d.body.name)
     const objectives = { ...(resource ? ctx.plan.resources[resource]?.objectives : {}), ...planned?.objectives }
     return {
       time: d.time,
-      name: d.body.drill,
+      name: d.body.name,
       kind: d.body.kind,
       resource,
       ok: d.ok,
@@ -132,7 +132,7 @@ export async function buildReport(ctx: OpsContext, opts: ReportOptions = {}): Pr
         actualMs: d.body.rpo?.actualMs,
         changesLost: d.body.rpo?.changesLost,
       },
-      reason: drillReason(d.body),
+      reason: d.body.reason,
     }
   })
   return {

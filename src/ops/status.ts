@@ -3,7 +3,7 @@ import { assessFreshness, drillsDue, formatAge, predictRto, type RestoreMeasurem
 import { formatDuration } from '../plan/index.js'
 import type { Snapshot } from '../repository/index.js'
 import type { OpsContext } from './context.js'
-import { type DrillEvidence, drillReason, latest, readEvidence } from './evidence.js'
+import { type DrillEvidence, latest, readEvidence } from './evidence.js'
 import { readTimelineFrom } from './timeline.js'
 
 /** One line per problem: a breach of an objective (exit 1) or a warning. */
@@ -96,12 +96,12 @@ export async function status(ctx: OpsContext, opts: { now?: Date } = {}): Promis
       },
       lastVerify: verified && { time: verified.time, ok: verified.ok, findings: verified.body?.check?.findings ?? [] },
       lastDrill: drilled && {
-        name: drilled.body.drill,
+        name: drilled.body.name,
         time: drilled.time,
         ok: drilled.ok,
         rtoMs: drilled.body.rto?.actualMs,
         rpoMs: drilled.body.rpo?.actualMs,
-        reason: drillReason(drilled.body),
+        reason: drilled.body.reason,
       },
       predictedRtoMs,
       measurements: measurements.length,
@@ -198,7 +198,7 @@ function restoreMeasurements(
 
 function drillStatus(ctx: OpsContext, records: { time: string; ok: boolean; body: DrillEvidence }[], now: number) {
   const last = new Map<string, { time: string; ok: boolean }>()
-  for (const r of records) last.set(r.body.drill, r)
+  for (const r of records) last.set(r.body.name, r)
   const due = new Map(
     drillsDue(ctx.plan.drills, new Map([...last].map(([name, r]) => [name, Date.parse(r.time)])), now).map((d) => [
       d.name,
@@ -219,8 +219,7 @@ function drillStatus(ctx: OpsContext, records: { time: string; ok: boolean; body
 }
 
 function failedDrill(d: DrillStatus, records: { time: string; body: DrillEvidence }[]): string {
-  const last = latest(records, (r) => r.body.drill === d.name)
-  const reason = last && drillReason(last.body)
+  const reason = latest(records, (r) => r.body.name === d.name)?.body.reason
   return `drill ${d.name} failed on ${d.lastRun}${reason ? `: ${reason}` : ''}`
 }
 

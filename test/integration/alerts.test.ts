@@ -259,7 +259,7 @@ describe('alerts from the agent and verify, through the built CLI', () => {
       {
         time: new Date().toISOString(),
         ok: false,
-        body: { drill: 'app-db-pitr', resource: 'app-db', issues: ['assertion failed: orders'] },
+        body: { name: 'app-db-pitr', resource: 'app-db', reason: 'assertion failed: orders' },
       },
     ])
     await agent()

@@ -36,7 +36,7 @@ async function withEvidence(): Promise<string> {
   await cli(dir, 'verify')
   await cli(dir, 'verify', '--read-data=50')
   const drill = (name: string, rto: number, rpo: number, lost: number) => ({
-    drill: name,
+    name,
     kind: 'pitr' as const,
     resource: 'app-db',
     rto: { targetMs: 900_000, actualMs: rto },
@@ -48,7 +48,7 @@ async function withEvidence(): Promise<string> {
     {
       time: ago(30 * day),
       ok: false,
-      body: { ...drill('app-db-pitr', 1_200_000, 4000, 9), issues: ['RTO 20m over the 15m objective'] },
+      body: { ...drill('app-db-pitr', 1_200_000, 4000, 9), reason: 'RTO 20m over the 15m objective' },
     },
     { time: ago(2 * day), ok: true, body: drill('app-db-pitr', 300_000, 1000, 1) },
   ])

@@ -71,11 +71,11 @@ describe('drkit status', () => {
     const dir = await setUp('{ rpo: 1h, rto: 15m }')
     expect((await runCli(['verify'], { cwd: dir })).code).toBe(0)
     await writeDrillEvidence(dir, [
-      { time: ago(1), ok: true, body: { drill: 'app-db-pitr', resource: 'app-db', rto: { actualMs: 4000 } } },
+      { time: ago(1), ok: true, body: { name: 'app-db-pitr', resource: 'app-db', rto: { actualMs: 4000 } } },
       {
         time: ago(0),
         ok: true,
-        body: { drill: 'app-db-pitr', kind: 'pitr', resource: 'app-db', rto: { targetMs: 900_000, actualMs: 2000 } },
+        body: { name: 'app-db-pitr', kind: 'pitr', resource: 'app-db', rto: { targetMs: 900_000, actualMs: 2000 } },
       },
     ])
     const { code, report, text } = await statusOf(dir)
@@ -100,10 +100,10 @@ describe('drkit status', () => {
         time: ago(0),
         ok: false,
         body: {
-          drill: 'app-db-pitr',
+          name: 'app-db-pitr',
           resource: 'app-db',
           rto: { actualMs: 5000 },
-          issues: ['RTO 5s over the 1s objective'],
+          reason: 'RTO 5s over the 1s objective',
         },
       },
     ])
