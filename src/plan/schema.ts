@@ -151,7 +151,8 @@ export const alertEvents = [
 const eventFilter = z
   .string()
   .refine((name) => alertEvents.some((e) => e === name || (name.endsWith('.*') && e.startsWith(name.slice(0, -1)))), {
-    error: (issue) => notOneOf(issue.input, 'an alert event', [...alertEvents, 'backup.*', 'drill.*', '...']),
+    error: (issue) =>
+      `${JSON.stringify(issue.input)} is not an alert event (use ${alertEvents.join(', ')}, or an area such as drill.*)`,
   })
 const events = z.array(eventFilter).optional()
 export const alertSchema = z.discriminatedUnion(

@@ -16,6 +16,8 @@ import {
   slackNotifier,
   webhookNotifier,
 } from '../../src/alerts/index.js'
+import { PlanError } from '../../src/errors.js'
+import { parsePlan } from '../../src/plan/index.js'
 import { runCli, sqlitePlan } from '../support/cli.js'
 import { writeDrillEvidence } from '../support/evidence.js'
 import { startReceiver } from '../support/receiver.js'
@@ -321,5 +323,20 @@ describe('alerts from the agent and verify, through the built CLI', () => {
     )
     const snapshots = await runCli(['snapshots', '--json'], { cwd: dir })
     expect(snapshots.json<{ snapshots: unknown[] }>().snapshots).toHaveLength(1)
+  })
+})
+
+describe('the alerts of a plan', () => {
+  it('refuses an events filter that names no event, listing the known ones', () => {
+    const parse = (events: string) =>
+      parsePlan(`resources: {}\nalerts:\n  - { type: webhook, url: "http://127.0.0.1:1/x", events: ${events} }\n`, {
+        resourceTypes: {},
+        baseDir: '/tmp',
+      })
+    expect(parse('[rpo.breached, drill.*]').alerts[0]!.events).toEqual(['rpo.breached', 'drill.*'])
+    expect(() => parse('[backup.failure]')).toThrow(PlanError)
+    expect(() => parse('[backup.failure]')).toThrow(
+      /alerts\[0\]\.events\[0\]: "backup\.failure" is not an alert event \(use backup\.failed, .*, or an area such as drill\.\*\)/,
+    )
   })
 })

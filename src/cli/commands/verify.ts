@@ -1,8 +1,8 @@
-import type { AlertDispatcher } from '../../alerts/index.js'
 import { PlanError } from '../../errors.js'
 import { formatAge } from '../../objectives/index.js'
 import { openContext } from '../../ops/context.js'
 import { type ResourceCheck, type VerifyResult, verify } from '../../ops/verify.js'
+import { alertVerifyResult } from '../../ops/verify-alerts.js'
 import { formatDuration } from '../../plan/index.js'
 import { shortId } from '../../repository/index.js'
 import { commandAlerts } from '../alerting.js'
@@ -34,7 +34,7 @@ const command: Command = {
       const result = await verify(ctx, { resource: positionals[0], readData, restoreTest })
       if (result.evidence.error) out.warn(`the result could not be stored as evidence: ${result.evidence.error}`)
       const alerts = commandAlerts(ctx.plan, out)
-      raiseAlerts(alerts, result)
+      alertVerifyResult(alerts, result)
       const deliveries = await alerts.flush()
       out.result({ ...result, alerts: deliveries }, render)
       return result.ok && result.objectivesMet ? 0 : 1
@@ -51,30 +51,6 @@ function percentFlag(value: string | boolean | undefined): boolean | number {
   if (value.trim() === '' || !Number.isFinite(percent) || percent <= 0 || percent > 100)
     throw new PlanError(`--read-data=${value}: expected a percentage above 0 and up to 100`, `Usage: ${usage}`)
   return percent
-}
-
-function raiseAlerts(alerts: AlertDispatcher, result: VerifyResult): void {
-  const unattributed = result.problems.filter((p) => p.snapshots.length === 0)
-  if (unattributed.length > 0)
-    alerts.raise({
-      event: 'verify.failed',
-      source: 'repository',
-      message: unattributed.map((p) => `${p.object}: ${p.problem}`).join('; '),
-    })
-  else alerts.resolve('verify.failed', 'repository', 'verify passed')
-  for (const check of result.resources) {
-    const problems = [
-      ...(check.damagedSnapshots.length > 0
-        ? [`snapshots ${check.damagedSnapshots.map(shortId).join(', ')} cannot be restored`]
-        : []),
-      ...check.unrecoverable.map((u) => `${u.from} – ${u.to} can no longer be restored`),
-      ...(check.coverage?.missing.map((day) => `no snapshot for ${day}`) ?? []),
-      ...(check.freshness.ok ? [] : [freshnessLine(check)]),
-    ]
-    if (problems.length > 0)
-      alerts.raise({ event: 'verify.failed', source: check.resource, message: problems.join('; ') })
-    else alerts.resolve('verify.failed', check.resource, 'verify passed')
-  }
 }
 
 function render(r: VerifyResult): string {
