@@ -11,6 +11,9 @@ import type { BlobReader } from './reader.js'
 export const used = 1
 export const isList = 2
 
+/** Chunk lists read at once while marking: up to 64 lists of 128 KiB. */
+const listsPerRead = 64
+
 /** What one indexed pack holds, by plaintext bytes, and which index files list it. */
 export interface PackUsage {
   id: string
@@ -55,11 +58,16 @@ export async function markSnapshots(
   for await (const snapshot of snapshots) {
     const context = `snapshot ${shortId(snapshot.id)} of ${snapshot.resource}`
     for (const ref of snapshot.streams) {
-      for (const listId of ref.lists) {
-        if (mark(Buffer.from(listId, 'hex').toString('latin1'), isList, `a chunk list of ${context}`)) continue
-        const list = Buffer.from(await reader.loadOne(listId, context))
-        for (let at = 0; at < list.length; at += 32)
-          mark(list.toString('latin1', at, at + 32), 0, `a chunk of ${context}`)
+      // A stream's unread lists are fetched together (coalesced reads), a batch at a time.
+      const unread = ref.lists.filter(
+        (id) => !mark(Buffer.from(id, 'hex').toString('latin1'), isList, `a chunk list of ${context}`),
+      )
+      for (let i = 0; i < unread.length; i += listsPerRead) {
+        for (const bytes of (await reader.loadMany(unread.slice(i, i + listsPerRead), context)).values()) {
+          const list = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+          for (let at = 0; at < list.length; at += 32)
+            mark(list.toString('latin1', at, at + 32), 0, `a chunk of ${context}`)
+        }
       }
     }
   }

@@ -5,7 +5,7 @@ import type { Repository, Snapshot } from './index.js'
 import type { LockOptions } from './lock.js'
 import { entrySize } from './pack.js'
 import { encodeIndexFile, indexedPackIds } from './pack-index.js'
-import { listIndexKeys, markSnapshots, type PackUsage, packUsage, readIndexPlain } from './prune-plan.js'
+import { listIndexKeys, markSnapshots, type PackUsage, packUsage, readIndexPlain, used } from './prune-plan.js'
 import { repack } from './repack.js'
 
 export interface PruneRequest {
@@ -82,7 +82,7 @@ export async function prune(repository: Repository, req: PruneRequest): Promise<
     snapshotsDeleted: req.snapshots.length,
     segmentsDeleted: req.segments.length,
     packs: { before: onDisk.size, deleted: drop.size, repacked: move.size, leftovers: leftovers.size, written: 0 },
-    blobs: { before: index.blobCount, used: marks.reduce((n, m) => n + (m & 1), 0), repacked: 0 },
+    blobs: { before: index.blobCount, used: marks.reduce((n, m) => n + (m & used), 0), repacked: 0 },
     bytes: { removed: 0, written: 0 },
     indexes: { rewritten: 0, deleted: 0 },
   }
