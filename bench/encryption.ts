@@ -132,7 +132,7 @@ function render(info: { command: string; database: string; reps: number; version
     ...rows,
     '',
     `Repository size after both snapshots: plain ${stored('plain')}, encrypted ${stored('encrypted')}`,
-    '(28 bytes of nonce and tag per 64 KiB frame and per file, and a sealed pack trailer).',
+    '(encryption adds 29 bytes, flag, nonce and tag, per 64 KiB frame and per file).',
   ].join('\n')
 }
 
