@@ -16,6 +16,8 @@ export interface Measured {
   ms: number
   /** Peak resident set size of the command, in bytes (GNU time's %M). */
   rssBytes: number
+  /** CPU seconds the command used, user plus system (GNU time's %U + %S). */
+  cpuSeconds: number
   stdout: string
   stderr: string
 }
@@ -27,19 +29,19 @@ export interface CommandOptions {
   timeFile: string
 }
 
-/** Runs argv under `/usr/bin/time -f %M`; throws, with the command's stderr, when it fails. */
+/** Runs argv under `/usr/bin/time -f '%M %U %S'`; throws, with the command's stderr, when it fails. */
 export async function measure(argv: string[], opts: CommandOptions): Promise<Measured> {
   const started = performance.now()
-  const { code, stdout, stderr } = await run([gnuTime, '-f', '%M', '-o', opts.timeFile, ...argv], opts)
+  const { code, stdout, stderr } = await run([gnuTime, '-f', '%M %U %S', '-o', opts.timeFile, ...argv], opts)
   const ms = performance.now() - started
   const report = (await readFile(opts.timeFile, 'utf8')).trim().split('\n')
   await rm(opts.timeFile, { force: true })
   if (code !== 0) {
     throw new Error(`${argv.join(' ')} exited with ${code}:\n${stderr.trim().split('\n').slice(-15).join('\n')}`)
   }
-  const kib = Number(report.at(-1))
+  const [kib, user, sys] = (report.at(-1) ?? '').split(' ').map(Number)
   if (!Number.isFinite(kib)) throw new Error(`cannot read the peak RSS of ${argv[0]} from GNU time: ${report}`)
-  return { ms, rssBytes: kib * 1024, stdout, stderr }
+  return { ms, rssBytes: kib! * 1024, cpuSeconds: user! + sys!, stdout, stderr }
 }
 
 /** Runs a command to its end and collects its output; never throws for a non-zero exit. */

@@ -43,7 +43,17 @@ const rssLimit = 300 * MiB
 
 export const markers = { start: '<!-- bench:results:start -->', end: '<!-- bench:results:end -->' }
 
-function seconds(ms: number): string {
+/** The markers around one benchmark's section of docs/BENCHMARKS.md, e.g. `bench:redis`. */
+export function sectionMarkers(name: string): typeof markers {
+  return { start: `<!-- ${name}:start -->`, end: `<!-- ${name}:end -->` }
+}
+
+/** One row of a markdown table. */
+export function mdRow(cells: string[]): string {
+  return `| ${cells.join(' | ')} |`
+}
+
+export function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(2)} s`
 }
 
@@ -53,16 +63,16 @@ export function bytes(n: number): string {
   return `${(n / 1024).toFixed(1)} KiB`
 }
 
-function ratio(x: number, digits = 2): string {
+export function ratio(x: number, digits = 2): string {
   return Number.isFinite(x) ? x.toFixed(digits) : 'n/a'
 }
 
 /** A ratio against its limit, precise enough that the verdict never hides in the rounding. */
-function against(x: number): string {
+export function against(x: number): string {
   return `${ratio(x, 3)}×`
 }
 
-function met(ok: boolean): string {
+export function met(ok: boolean): string {
   return ok ? '**met**' : '**not met**'
 }
 
@@ -245,14 +255,19 @@ export function renderResults(info: RunInfo, reps: RepResult[], profiles: Profil
 }
 
 /** Replaces the results section of the doc (between the markers), or appends one. */
-export async function writeResults(docPath: string, section: string, template: string): Promise<void> {
-  const block = `${markers.start}\n${section.trimEnd()}\n${markers.end}`
+export async function writeResults(
+  docPath: string,
+  section: string,
+  template: string,
+  which: typeof markers = markers,
+): Promise<void> {
+  const block = `${which.start}\n${section.trimEnd()}\n${which.end}`
   const doc = existsSync(docPath) ? await readFile(docPath, 'utf8') : template
-  const start = doc.indexOf(markers.start)
-  const end = doc.indexOf(markers.end)
+  const start = doc.indexOf(which.start)
+  const end = doc.indexOf(which.end)
   const next =
     start >= 0 && end > start
-      ? doc.slice(0, start) + block + doc.slice(end + markers.end.length)
+      ? doc.slice(0, start) + block + doc.slice(end + which.end.length)
       : `${doc.trimEnd()}\n\n${block}\n`
   await writeFile(docPath, next)
 }

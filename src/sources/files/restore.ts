@@ -33,6 +33,7 @@ export async function restoreFiles(
   const selected = select(entries, opts.tables)
   const tolerated = changedWhileRead(image.details)
   const staging = await makeStaging(target)
+  const writes = new SmallWrites()
   let bytes = 0
   const counts = { files: 0, directories: 0, links: 0 }
   try {
@@ -45,7 +46,10 @@ export async function restoreFiles(
         }
         if (!selected.has(entry.path)) continue
         await checkParent(staging, path)
-        const written = await writeFile(path, next.value.data, entry)
+        const written =
+          entry.size <= smallFile
+            ? await writes.add(path, await collect(next.value.data), entry)
+            : await writeFile(path, next.value.data, entry)
         if (written !== entry.size && !tolerated(entry.path)) {
           throw new IntegrityError(
             `${entry.path}: the snapshot holds ${written} bytes where its listing says ${entry.size}`,
@@ -67,6 +71,7 @@ export async function restoreFiles(
       }
     }
     if (!(await streams.next()).done) throw new IntegrityError('the snapshot has more content streams than its listing')
+    await writes.drain()
     // Directories last, deepest first: writing into a directory changes its mtime.
     for (const entry of [...entries].reverse()) {
       if (entry.type !== 'dir' || !selected.has(entry.path)) continue
@@ -77,6 +82,7 @@ export async function restoreFiles(
     await utimes(staging, seconds(header.mtimeNs), seconds(header.mtimeNs))
     await moveIntoPlace(staging, target)
   } catch (err) {
+    await writes.drain().catch(() => undefined)
     await rm(staging, { recursive: true, force: true })
     if ((err as NodeJS.ErrnoException).code === 'ENOSPC') {
       throw new DrkitError(`the disk of ${dirname(target)} is full`, 'Free space, or restore elsewhere.', {
@@ -122,7 +128,59 @@ async function checkParent(staging: string, path: string): Promise<void> {
   if (!st.isDirectory()) throw new IntegrityError(`refusing to write ${path}: its parent is not a directory`)
 }
 
-async function writeFile(path: string, data: AsyncIterable<Uint8Array>, entry: TreeEntry): Promise<number> {
+/** Files up to this size are read whole from the repository and written in the background. */
+const smallFile = 1024 * 1024
+/** Small files being written at once. */
+const writesInFlight = 16
+
+async function collect(data: AsyncIterable<Uint8Array>): Promise<Uint8Array[]> {
+  const parts: Uint8Array[] = []
+  for await (const part of data) parts.push(part)
+  return parts
+}
+
+/**
+ * Writes small files while the next ones are read from the repository, so that the
+ * round trips of opening, writing, chmod, utimes and closing many small files overlap
+ * with reading. A failed write is reported by the next `add` or by `drain`.
+ */
+class SmallWrites {
+  private readonly inFlight = new Set<Promise<void>>()
+  private failure: { error: unknown } | undefined
+
+  /** Starts writing parts to path; returns their length once a slot is free. */
+  async add(path: string, parts: Uint8Array[], entry: TreeEntry): Promise<number> {
+    while (this.inFlight.size >= writesInFlight) await Promise.race(this.inFlight)
+    this.throwIfFailed()
+    const write = writeFile(path, parts, entry).then(
+      () => {
+        this.inFlight.delete(write)
+      },
+      (error: unknown) => {
+        this.inFlight.delete(write)
+        this.failure ??= { error }
+      },
+    )
+    this.inFlight.add(write)
+    return parts.reduce((n, p) => n + p.length, 0)
+  }
+
+  /** Waits for every write; throws the first failure. */
+  async drain(): Promise<void> {
+    await Promise.all(this.inFlight)
+    this.throwIfFailed()
+  }
+
+  private throwIfFailed(): void {
+    if (this.failure) throw this.failure.error
+  }
+}
+
+async function writeFile(
+  path: string,
+  data: AsyncIterable<Uint8Array> | Uint8Array[],
+  entry: TreeEntry,
+): Promise<number> {
   // O_EXCL and O_NOFOLLOW: never write through or over anything already there.
   const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW
   const handle = await open(path, flags, 0o600)

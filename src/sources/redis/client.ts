@@ -3,9 +3,13 @@ import { DrkitError, PlanError } from '../../errors.js'
 
 /**
  * The part of an ioredis client the Redis source uses: SCAN, pipelines of single
- * commands, DBSIZE and INFO. Tests can hand in a real client; this says what it must do.
+ * commands, EVAL (through callBuffer), DBSIZE and INFO. Tests can hand in a real client;
+ * this says what it must do.
  */
-export type RedisClient = Pick<Redis, 'scanBuffer' | 'pipeline' | 'dbsize' | 'info' | 'call' | 'quit' | 'disconnect'>
+export type RedisClient = Pick<
+  Redis,
+  'scanBuffer' | 'pipeline' | 'dbsize' | 'info' | 'call' | 'callBuffer' | 'quit' | 'disconnect'
+>
 
 export interface RedisAddress {
   host: string

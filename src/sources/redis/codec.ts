@@ -173,12 +173,15 @@ class ByteQueue {
   }
 }
 
-/** The records of an image stream, one at a time; IntegrityError when the bytes are not records. */
-export async function* decodeRecords(data: AsyncIterable<Uint8Array>, context: string): AsyncIterable<KeyRecord> {
+/**
+ * The bodies of an image stream's records (without their length prefix), one at a time,
+ * each a buffer the caller owns; IntegrityError when the stream is not a Redis image or
+ * ends inside a record.
+ */
+export async function* recordBodies(data: AsyncIterable<Uint8Array>, context: string): AsyncIterable<Buffer> {
   const it = data[Symbol.asyncIterator]()
   const queue = new ByteQueue()
   let index = 0
-  const damaged = (why: string) => new IntegrityError(`${context}: record ${index} is damaged (${why})`)
   /** Reads until the queue holds n bytes; false at the end of the stream. */
   const fill = async (n: number) => {
     while (queue.length < n) {
@@ -192,17 +195,30 @@ export async function* decodeRecords(data: AsyncIterable<Uint8Array>, context: s
     throw new IntegrityError(`${context} is not a drkit Redis image`)
   }
   while (await fill(1)) {
-    if (!(await fill(8))) throw damaged('the stream ends inside it')
+    if (!(await fill(8))) throw damagedRecord(context, index, 'the stream ends inside it')
     const size = Number(queue.take(8).readBigUInt64BE())
-    if (!(await fill(size))) throw damaged('the stream ends inside it')
-    let record: KeyRecord
-    try {
-      record = decodeBody(queue.take(size))
-    } catch (err) {
-      if (err instanceof RangeError) throw damaged(err.message)
-      throw err
-    }
-    yield record
+    if (!(await fill(size))) throw damagedRecord(context, index, 'the stream ends inside it')
+    yield queue.take(size)
     index++
   }
+}
+
+export function damagedRecord(context: string, index: number, why: string): IntegrityError {
+  return new IntegrityError(`${context}: record ${index} is damaged (${why})`)
+}
+
+/** One record from its body; IntegrityError naming the record when the bytes are not one. */
+export function decodeRecord(body: Buffer, context: string, index: number): KeyRecord {
+  try {
+    return decodeBody(body)
+  } catch (err) {
+    if (err instanceof RangeError) throw damagedRecord(context, index, err.message)
+    throw err
+  }
+}
+
+/** The records of an image stream, one at a time; IntegrityError when the bytes are not records. */
+export async function* decodeRecords(data: AsyncIterable<Uint8Array>, context: string): AsyncIterable<KeyRecord> {
+  let index = 0
+  for await (const body of recordBodies(data, context)) yield decodeRecord(body, context, index++)
 }

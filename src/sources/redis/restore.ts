@@ -1,7 +1,8 @@
 import { RefusedError } from '../../errors.js'
 import type { RestoreOptions, RestoreResult, StoredImage } from '../source.js'
+import { fitsScript, ScriptWriter } from './batch-write.js'
 import type { RedisAddress, RedisClient } from './client.js'
-import { decodeRecords } from './codec.js'
+import { damagedRecord, decodeRecord, recordBodies } from './codec.js'
 import { matchesPattern } from './keys.js'
 import { RecordWriter } from './write.js'
 
@@ -21,6 +22,9 @@ export interface RedisRestoreResult extends RestoreResult {
  * Writes an image's keys into a target database with their remaining TTL (expiry time in
  * the image minus now): a key that expired since the snapshot is not written. A non-empty
  * target is refused without `force`; with it, only the restored keys are replaced.
+ *
+ * Records are looked at raw (type, key, expiry) and, where the server runs scripts, most go
+ * to it as they are stored (batch-write.ts); the others are decoded and pipelined (write.ts).
  */
 export async function restoreRedis(
   image: StoredImage,
@@ -30,20 +34,44 @@ export async function restoreRedis(
 ): Promise<RedisRestoreResult> {
   await checkEmpty(client, target, opts.force)
   const writer = new RecordWriter(client, target.label)
+  const scripts = new ScriptWriter(client, target.label)
+  const scripted = await scripts.usable()
   let bytes = 0
   let skipped = 0
+  let viaScript = 0
+  let expired = 0
   for await (const stream of image.streams) {
+    const context = `the ${stream.name} stream`
     const counted = countBytes(stream.data, (n) => {
       bytes += n
     })
-    for await (const record of decodeRecords(counted, `the ${stream.name} stream`)) {
+    let index = 0
+    for await (const body of recordBodies(counted, context)) {
       opts.signal?.throwIfAborted()
-      if (opts.keys && !opts.keys.some((p) => matchesPattern(p, record.key))) skipped++
-      else await writer.add(record)
+      const keyLength = body.length >= 5 ? body.readUInt32BE(1) : -1
+      if (keyLength < 0 || 13 + keyLength > body.length) throw damagedRecord(context, index, 'too short')
+      const key = body.subarray(5, 5 + keyLength)
+      const expireAt = body.readDoubleBE(5 + keyLength)
+      index++
+      if (opts.keys && !opts.keys.some((p) => matchesPattern(p, key))) {
+        skipped++
+        continue
+      }
+      const ttl = expireAt < 0 ? null : Math.ceil(expireAt - Date.now())
+      if (ttl !== null && ttl <= 0) {
+        expired++
+        continue
+      }
+      if (scripted && fitsScript(body)) {
+        await scripts.add(body, ttl)
+        viaScript++
+      } else await writer.add(decodeRecord(body, context, index - 1), ttl)
     }
   }
+  await scripts.flush()
+  await scripts.settle()
   await writer.flush()
-  const counts = { keys: writer.written, expired: writer.expired, skipped }
+  const counts = { keys: writer.written + viaScript, expired: writer.expired + expired, skipped }
   return { target: `redis://${target.label}`, bytes, ...counts, counts }
 }
 

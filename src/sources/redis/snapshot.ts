@@ -1,8 +1,8 @@
 import type { NamedStream, SourceImage, TableInfo } from '../source.js'
+import { BatchReader, type EncodedBatch } from './batch-read.js'
 import { type RedisAddress, type RedisClient, serverVersion } from './client.js'
-import { encodeRecord, formatName, header, type RedisType, redisTypes } from './codec.js'
+import { formatName, header, type RedisType, redisTypes } from './codec.js'
 import { scanKeys } from './keys.js'
-import { readRecords } from './read.js'
 
 export const consistency =
   'scan: not a point-in-time image; each key is read atomically, but keys written while the scan ran may appear ' +
@@ -10,7 +10,8 @@ export const consistency =
 
 /**
  * An image of one Redis database as a single content-chunked stream of records, read one
- * SCAN batch at a time (memory holds one batch). Counts per type fill `tables` and
+ * SCAN batch at a time (memory holds two batches: the next one is read from the server
+ * while the repository stores the current one). Counts per type fill `tables` and
  * `details` as the stream is read: the backup reads them after the stream's end.
  */
 export async function snapshotRedis(
@@ -31,14 +32,25 @@ export async function snapshotRedis(
   const counts = new Map<RedisType, number>(redisTypes.map((t) => [t, 0]))
   async function* data(): AsyncIterable<Uint8Array> {
     yield header
-    for await (const keys of scanKeys(client, patterns)) {
-      const records = await readRecords(client, keys)
-      for (const r of records) counts.set(r.type, counts.get(r.type)! + 1)
-      if (records.length > 0) yield Buffer.concat(records.map(encodeRecord))
+    const reader = new BatchReader(client)
+    const batches = scanKeys(client, patterns)[Symbol.asyncIterator]()
+    const next = async (): Promise<EncodedBatch | undefined> => {
+      const r = await batches.next()
+      return r.done ? undefined : reader.read(r.value)
+    }
+    let pending = next()
+    // Read ahead; an abandoned read-ahead must not end the process with an unhandled rejection.
+    pending.catch(() => undefined)
+    for (let batch = await pending; batch; batch = await pending) {
+      pending = next()
+      pending.catch(() => undefined)
+      for (const [type, n] of batch.counts) counts.set(type, counts.get(type)! + n)
+      if (batch.records.length > 0) yield batch.records
     }
     for (const [name, rows] of counts) tables.push({ name, rows })
     details.keyCount = [...counts.values()].reduce((a, b) => a + b, 0)
     details.scanMs = Date.now() - started
+    details.readBy = reader.scripted ? 'script (one EVAL per SCAN batch)' : 'per key (pipelined)'
   }
   async function* streams(): AsyncIterable<NamedStream> {
     yield { name: 'keys', chunking: { kind: 'cdc' }, data: data() }
