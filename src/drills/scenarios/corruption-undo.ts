@@ -4,13 +4,12 @@ import { undo } from '../../ops/undo.js'
 import { after } from '../run.js'
 import type { Scenario } from './scenario.js'
 import {
-  createMarkers,
   describeLoss,
   drillResource,
   hour,
   markerTable,
   minutes,
-  recoverLatest,
+  recoverWithCapture,
   requireCapture,
   without,
   writeMarkers,
@@ -29,16 +28,7 @@ export const corruptionUndoScenario: Scenario = {
     await requireCapture(drill, ctx, drillResource(drill, ctx))
   },
   async run(run) {
-    const { copy } = await recoverLatest(run, run.drill.resource!)
-    await run.step(
-      'prepare',
-      'install capture in the copy, shipping to a scratch repository',
-      async () => {
-        await createMarkers(copy)
-        await copy.enableCapture()
-      },
-      { timeoutMs: hour },
-    )
+    const copy = await recoverWithCapture(run)
     const before = await run.step(
       'write',
       `the application commits ${writes} writes, shipped`,

@@ -4,12 +4,11 @@ import type { Fingerprint } from '../../sources/index.js'
 import { after } from '../run.js'
 import type { Scenario } from './scenario.js'
 import {
-  createMarkers,
   describeLoss,
   drillResource,
   hour,
   minutes,
-  recoverLatest,
+  recoverWithCapture,
   requireCapture,
   writeMarkers,
 } from './shared.js'
@@ -28,16 +27,7 @@ export const pitrScenario: Scenario = {
     await requireCapture(drill, ctx, drillResource(drill, ctx))
   },
   async run(run) {
-    const { copy } = await recoverLatest(run, run.drill.resource!)
-    await run.step(
-      'prepare',
-      'install capture in the copy, shipping to a scratch repository',
-      async () => {
-        await createMarkers(copy)
-        await copy.enableCapture()
-      },
-      { timeoutMs: hour },
-    )
+    const copy = await recoverWithCapture(run)
     await run.step(
       'write',
       `the application commits ${writes} writes`,

@@ -74,6 +74,24 @@ export async function recoverLatest(run: DrillRun, resource: string): Promise<Re
   return { copy, restored, fingerprint }
 }
 
+/**
+ * The drill resource's newest state recovered into a copy that has capture of its own,
+ * shipping to a scratch repository, with the table the scenario's marker writes go to.
+ */
+export async function recoverWithCapture(run: DrillRun): Promise<WorkingCopy> {
+  const { copy } = await recoverLatest(run, run.drill.resource!)
+  await run.step(
+    'prepare',
+    'install capture in the copy, shipping to a scratch repository',
+    async () => {
+      await createMarkers(copy)
+      await copy.enableCapture()
+    },
+    { timeoutMs: hour },
+  )
+  return copy
+}
+
 /** Measures what recovering from the repository now would lose against the live resource: the RPO achieved. */
 export async function measureAgainstLive(run: DrillRun, recovered: Recovered[]): Promise<void> {
   await run.step(
