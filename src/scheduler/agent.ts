@@ -2,8 +2,7 @@
  * The agent: one loop that captures and ships changes for every resource with `capture`,
  * takes the snapshots that `snapshots.schedule` asks for, and runs the drills that are due
  * (in the background, one at a time). With alerts, it sends them for its failures and
- * checks the objectives periodically. It calls ops and nothing
- * below them.
+ * checks the objectives periodically. It calls ops and the drill runner, nothing below them.
  */
 import { Cron } from 'croner'
 import type { AlertDispatcher } from '../alerts/index.js'
