@@ -1,14 +1,15 @@
 /**
  * The agent: one loop that captures and ships changes for every resource with `capture`,
- * and takes the snapshots that `snapshots.schedule` asks for. With alerts, it sends them
- * for its failures and checks the objectives periodically. It calls ops and nothing
- * below them.
+ * takes the snapshots that `snapshots.schedule` asks for, and runs the drills that are due
+ * (in the background, one at a time). With alerts, it sends them for its failures and
+ * checks the objectives periodically. It calls ops and the drill runner, nothing below them.
  */
 import { Cron } from 'croner'
 import type { AlertDispatcher } from '../alerts/index.js'
 import { backup } from '../ops/backup.js'
 import { type CaptureEvent, CaptureShipper } from '../ops/capture.js'
 import type { OpsContext } from '../ops/context.js'
+import { DueDrills } from './drills.js'
 import { Watch } from './watch.js'
 
 /** How often the agent looks for new commits: the finest transaction boundary it can prove. */
@@ -20,16 +21,22 @@ export interface AgentEvent {
     | 'snapshot.taken'
     | 'snapshot.failed'
     | 'check.failed'
+    | 'drill.started'
+    | 'drill.passed'
+    | 'drill.failed'
+    | 'drill.stopped'
     | 'agent.started'
     | 'agent.stopped'
   resource?: string
+  /** The drill a drill event is about. */
+  drill?: string
   message: string
   changes?: number
   lagMs?: number
 }
 
 export interface AgentOptions {
-  /** One pass: ship everything captured, take snapshots that are due, and return. */
+  /** One pass: ship everything captured, take snapshots that are due, run the due drills, and return. */
   once?: boolean
   /** Stops the loop; everything captured so far is shipped before `runAgent` returns. */
   signal?: AbortSignal
@@ -38,6 +45,8 @@ export interface AgentOptions {
   alerts?: AlertDispatcher
   /** How often the objectives are checked for alerts (default one minute; once per pass with `once`). */
   checkEveryMs?: number
+  /** Run the drills that are due (default true; false when drills run only from cron). */
+  drills?: boolean
 }
 
 export async function runAgent(ctx: OpsContext, opts: AgentOptions = {}): Promise<void> {
@@ -49,6 +58,10 @@ export async function runAgent(ctx: OpsContext, opts: AgentOptions = {}): Promis
   const captured = Object.values(ctx.plan.resources).filter((r) => r.capture)
   const scheduled = Object.values(ctx.plan.resources).filter((r) => r.snapshots?.schedule)
   const shippers: CaptureShipper[] = []
+  const drills =
+    opts.drills !== false && ctx.plan.drills.some((d) => d.every)
+      ? new DueDrills(ctx, emit, opts.checkEveryMs ?? 60_000, opts.signal)
+      : undefined
   try {
     for (const r of captured) shippers.push(await CaptureShipper.open(ctx, r.name, emit))
     emit({ event: 'agent.started', message: `capturing ${captured.length}, scheduled ${scheduled.length} resources` })
@@ -79,11 +92,15 @@ export async function runAgent(ctx: OpsContext, opts: AgentOptions = {}): Promis
         await takeSnapshot(ctx, s.resource, emit)
         s.next = nextRun(s.cron)
       }
+      // With --once the drills run before the check, so it sees their results.
+      if (drills && opts.once) await drills.runNow()
+      else drills?.poll(now)
       if (watch && (opts.once || watch.isDue(now))) await check(watch, emit)
       if (opts.once || opts.signal?.aborted) break
       await sleep(pollMs, opts.signal)
     }
   } finally {
+    await drills?.settle()
     for (const shipper of shippers) await shipper.close()
     emit({ event: 'agent.stopped', message: 'everything captured is shipped' })
     await opts.alerts?.flush()

@@ -9,7 +9,7 @@ const drillEvents = ['drill.failed', 'drill.overdue'] as const
 
 /**
  * The agent's alerting: turns its events into alerts (a failed scheduled snapshot, a
- * capture gap) and runs periodic checks of the objectives (the newest recoverable point
+ * capture gap, a failed drill) and runs periodic checks of the objectives (the newest recoverable point
  * against the RPO, the last verification and drill, overdue drills), raising each problem
  * while it lasts and resolving it when it is gone. It never waits for a delivery.
  */
@@ -23,6 +23,9 @@ export class Watch {
   ) {}
 
   onEvent(e: AgentEvent): void {
+    if (e.drill && e.event === 'drill.failed')
+      this.alerts.raise({ event: 'drill.failed', source: e.drill, message: e.message })
+    if (e.drill && e.event === 'drill.passed') this.alerts.resolve('drill.failed', e.drill, e.message)
     if (!e.resource) return
     if (e.event === 'snapshot.failed')
       this.alerts.raise({ event: 'backup.failed', source: e.resource, message: e.message })

@@ -215,8 +215,9 @@ describe('alerts from the agent and verify, through the built CLI', () => {
         `alerts:\n  - { type: webhook, url: "${webhook.url}" }\n  - { type: slack, url: "${slack.url}" }\n` +
         `  - { type: pagerduty, routingKey: R0UTING, url: "${pagerduty.url}" }\n`,
     )
+    // Drills are left out: this test plays the drill results it needs as evidence.
     const agent = async () => {
-      const run = await runCli(['agent', '--once'], { cwd: dir })
+      const run = await runCli(['agent', '--once', '--no-drills'], { cwd: dir })
       expect(run.code, run.stderr).toBe(0)
       return run
     }

@@ -28,7 +28,8 @@ async function setUp(objectives: string): Promise<string> {
   const db = new Database(join(dir, 'app.db'))
   db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t (v) VALUES ('a'), ('b')")
   db.close()
-  for (const args of [['init'], ['agent', '--once']]) {
+  // Drills are left out: the tests write the drill results they need as evidence.
+  for (const args of [['init'], ['agent', '--once', '--no-drills']]) {
     const run = await runCli(args, { cwd: dir })
     expect(run.code, run.stderr).toBe(0)
   }

@@ -4,14 +4,17 @@ import { commandAlerts } from '../alerting.js'
 import type { Command } from '../command.js'
 
 const command: Command = {
-  summary: 'capture and ship changes continuously, take scheduled snapshots',
-  usage: 'drkit agent [--once] [--verbose]',
+  summary: 'capture and ship changes continuously, take scheduled snapshots, run due drills',
+  usage: 'drkit agent [--once] [--no-drills] [--verbose]',
   help:
     'Runs in the foreground until SIGTERM or SIGINT, then ships everything captured before it exits.\n' +
-    'With --once: one pass (ship what is captured, take snapshots that are due, check the objectives) and exit.\n' +
+    'With --once: one pass (ship what is captured, take snapshots that are due, run the due drills, check the\n' +
+    'objectives) and exit.\n' +
+    'Drills whose `every` makes them due run one at a time in the background, never holding up capture; each\n' +
+    'report is stored like `drkit drill`. --no-drills leaves drills to cron (`drkit drill --due`).\n' +
     "Alerts go to the plan's notifiers: backup.failed, capture.gap, and from a check every minute rpo.breached,\n" +
     'verify.failed, drill.failed and drill.overdue, each sent once while it lasts and resolved when it is over.',
-  options: { once: { type: 'boolean' }, verbose: { type: 'boolean', short: 'v' } },
+  options: { once: { type: 'boolean' }, 'no-drills': { type: 'boolean' }, verbose: { type: 'boolean', short: 'v' } },
   async run({ values }, { out, config }) {
     const ctx = await openContext({ config })
     const stop = new AbortController()
@@ -21,12 +24,15 @@ const command: Command = {
     try {
       await runAgent(ctx, {
         once: values.once === true,
+        drills: values['no-drills'] !== true,
         signal: stop.signal,
         alerts: commandAlerts(ctx.plan, out),
         onEvent: (e) => {
           if (e.event === 'capture.shipped' && !values.verbose) return
-          const line = `${new Date().toISOString()} ${e.event}${e.resource ? ` ${e.resource}` : ''}: ${e.message}`
-          if (['capture.gap', 'snapshot.failed', 'capture.warning', 'check.failed'].includes(e.event)) out.warn(line)
+          const subject = e.resource ?? e.drill
+          const line = `${new Date().toISOString()} ${e.event}${subject ? ` ${subject}` : ''}: ${e.message}`
+          if (['capture.gap', 'snapshot.failed', 'capture.warning', 'check.failed', 'drill.failed'].includes(e.event))
+            out.warn(line)
           else out.info(line)
         },
       })
