@@ -45,7 +45,7 @@ async function main(): Promise<void> {
   const perTick = Math.max(1, Math.round((Number(values.rate) * tickMs) / 1000))
   const db = openApp(values.db)
   const s = statements(db, Number(values.seed))
-  const seqOf = db.prepare("SELECT seq FROM sqlite_sequence WHERE name = '_drkit_changes'").pluck()
+  const seqOf = db.prepare('SELECT max(seq) FROM _drkit_changes').pluck()
   const write = db.transaction((i: number) => {
     if (i % 2 === 0) s.update()
     else s.insert()
