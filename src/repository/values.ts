@@ -79,16 +79,10 @@ export function encodeChange(c: Change): StoredChange {
 
 export function decodeChange(s: StoredChange): Change {
   const [seq, time, table, op, rowidBefore, rowidAfter, before, after] = s
+  const change: Change = { seq, time, table, op, before: decodeRow(before), after: decodeRow(after) }
   // A rowid table's change always has a rowid on at least one side.
-  return {
-    seq,
-    time,
-    table,
-    op,
-    ...(rowidBefore !== null || rowidAfter !== null
-      ? { rowid: { before: decodeValue(rowidBefore), after: decodeValue(rowidAfter) } }
-      : {}),
-    before: decodeRow(before),
-    after: decodeRow(after),
+  if (rowidBefore !== null || rowidAfter !== null) {
+    change.rowid = { before: decodeValue(rowidBefore), after: decodeValue(rowidAfter) }
   }
+  return change
 }

@@ -65,21 +65,18 @@ function apply(
     prepared = prepare(db, change, image, key)
     statements.set(planKey, prepared)
   }
-  const { columns, statement } = prepared
-  const values = (row: Row | null) => columns.map((c) => bindable(row?.[c] ?? null))
-  const keyOf = (row: Row | null, rowid: Value | undefined) =>
-    byRowid ? [bindable(rowid ?? null)] : key.map((k) => bindable(row?.[k] ?? null))
-  if (change.op === 'insert') {
-    statement.run(...(byRowid ? [bindable(change.rowid!.after)] : []), ...values(change.after))
-  } else if (change.op === 'update') {
-    statement.run(
-      ...(byRowid ? [bindable(change.rowid!.after)] : []),
-      ...values(change.after),
-      ...keyOf(change.before, change.rowid?.before),
-    )
-  } else {
-    statement.run(...keyOf(change.before, change.rowid?.before))
+  // One parameter array per change, in the statement's order: replay runs once per change.
+  const params: Value[] = []
+  if (change.op !== 'delete') {
+    if (byRowid) params.push(bindable(change.rowid!.after))
+    const after = change.after
+    for (const c of prepared.columns) params.push(bindable(after?.[c] ?? null))
   }
+  if (change.op !== 'insert') {
+    if (byRowid) params.push(bindable(change.rowid!.before))
+    else for (const k of key) params.push(bindable(change.before?.[k] ?? null))
+  }
+  prepared.statement.run(params)
 }
 
 function prepare(db: Database.Database, change: Change, image: Row, key: string[]): Prepared {
