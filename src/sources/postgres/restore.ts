@@ -9,12 +9,6 @@ import { replayPostgres } from './replay.js'
 import { runOutput, runPsql } from './tools.js'
 import { ParallelLoad } from './writers.js'
 
-/**
- * Index builds sort every key: with the server's default 64 MB a big table's sort spills
- * to disk. The scratch database is not in use, so its builds may take more.
- */
-const postDataSettings = '-c maintenance_work_mem=256MB'
-
 interface ImageTable {
   schema: string
   name: string
@@ -165,7 +159,7 @@ async function load(image: StoredImage, url: string, opts: RestoreOptions): Prom
       if (stream.name === 'post-data') {
         // Indexes and constraints are built once every row is in.
         await rows.finish()
-        await runPsql(url, counted(stream.data), 'loading the post-data schema', postDataSettings)
+        await runPsql(url, counted(stream.data), 'loading the post-data schema')
         continue
       }
       const table = tables.get(stream.name)

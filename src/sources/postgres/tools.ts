@@ -61,19 +61,10 @@ export async function* runOutput(cmd: string, args: string[], what: string): Asy
   }
 }
 
-/**
- * Runs psql with `input` on its standard input, stopping at the first error; `options`
- * are server settings for its session (PGOPTIONS).
- */
-export async function runPsql(
-  url: string,
-  input: AsyncIterable<Uint8Array>,
-  what: string,
-  options?: string,
-): Promise<void> {
+/** Runs psql with `input` on its standard input, stopping at the first error. */
+export async function runPsql(url: string, input: AsyncIterable<Uint8Array>, what: string): Promise<void> {
   const child = spawn('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '--dbname', url, '-f', '-'], {
     stdio: ['pipe', 'ignore', 'pipe'],
-    ...(options ? { env: { ...process.env, PGOPTIONS: `${process.env.PGOPTIONS ?? ''} ${options}`.trim() } } : {}),
   })
   // psql stopping early closes its input; the exit status says why.
   child.stdin.on('error', () => {})
