@@ -1,16 +1,13 @@
 import { randomBytes } from 'node:crypto'
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
-import { Readable } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
-import { from as copyFrom } from 'pg-copy-streams'
 import { DrkitError, InternalError, PlanError, RefusedError } from '../../errors.js'
 import type { RestoreOptions, RestoreResult, StoredImage } from '../source.js'
-import { displayName } from './catalog.js'
 import { connect, databaseOf, ident, type PgClient, qualified, redact, withClient, withDatabase } from './connect.js'
 import { keepPart } from './partial.js'
 import { replayPostgres } from './replay.js'
 import { runOutput, runPsql } from './tools.js'
+import { ParallelLoad } from './writers.js'
 
 interface ImageTable {
   schema: string
@@ -152,16 +149,24 @@ async function load(image: StoredImage, url: string, opts: RestoreOptions): Prom
     }
   }
   const client = await connect(url, 'the restore target')
+  const rows = await ParallelLoad.open(url)
   try {
     for await (const stream of image.streams) {
-      if (stream.name === 'pre-data' || stream.name === 'post-data') {
-        await runPsql(url, counted(stream.data), `loading the ${stream.name} schema`)
+      if (stream.name === 'pre-data') {
+        await runPsql(url, counted(stream.data), 'loading the pre-data schema')
+        continue
+      }
+      if (stream.name === 'post-data') {
+        // Indexes and constraints are built once every row is in.
+        await rows.finish()
+        await runPsql(url, counted(stream.data), 'loading the post-data schema')
         continue
       }
       const table = tables.get(stream.name)
       if (!table) throw new DrkitError(`the snapshot holds a stream ${stream.name} that it does not describe`)
-      await copyIn(client, table, counted(stream.data))
+      await rows.add(table, counted(stream.data))
     }
+    await rows.finish()
     for (const s of sequences) {
       if (s.value === '') continue
       await client.query(`SELECT setval($1::regclass, $2::bigint, $3)`, [
@@ -176,21 +181,10 @@ async function load(image: StoredImage, url: string, opts: RestoreOptions): Prom
     }
     if (opts.tables !== undefined || opts.where !== undefined) await keepPart(client, opts)
   } finally {
+    await rows.close()
     await client.end().catch(() => {})
   }
   return bytes
-}
-
-async function copyIn(client: PgClient, table: ImageTable, data: AsyncIterable<Uint8Array>): Promise<void> {
-  const columns = table.columns.length > 0 ? ` (${table.columns.map(ident).join(', ')})` : ''
-  const sink = client.query(copyFrom(`COPY ${qualified(table.schema, table.name)}${columns} FROM STDIN`))
-  try {
-    await pipeline(Readable.from(data), sink)
-  } catch (cause) {
-    throw new DrkitError(`restoring the rows of ${displayName(table)} failed: ${(cause as Error).message}`, undefined, {
-      cause,
-    })
-  }
 }
 
 /**

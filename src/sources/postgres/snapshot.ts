@@ -1,10 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import { to as copyTo } from 'pg-copy-streams'
 import type { NamedStream, SourceImage, TableInfo } from '../source.js'
 import { alignWithCapture, parseSnapshot } from './align.js'
-import { displayName, listSequences, listTables, type PgTable, quotedName } from './catalog.js'
-import { connect, databaseOf, ident, type PgClient } from './connect.js'
+import { readAhead } from './buffer.js'
+import { displayName, listSequences, listTables, quotedName } from './catalog.js'
+import { connect, databaseOf, type PgClient } from './connect.js'
 import { captureNames, readState } from './install.js'
+import { ParallelCopy, type Part, planParts } from './readers.js'
 import { checkPgDump, runOutput } from './tools.js'
 
 /**
@@ -19,6 +20,9 @@ import { checkPgDump, runOutput } from './tools.js'
  * 3. With capture installed, the image records the seq of the last change it contains
  *    (align.ts), so a replay after it applies exactly the transactions it lacks.
  */
+/** The schema sections are small; this only bounds a pathological one. */
+const schemaLimit = 16 * 2 ** 20
+
 export async function snapshotPostgres(url: string, resource: string): Promise<SourceImage> {
   for (let attempt = 1; ; attempt++) {
     const image = await tryImage(url, resource)
@@ -61,6 +65,8 @@ async function tryImage(url: string, resource: string): Promise<SourceImage | un
       }
       capture = { generation: state.generation, seq }
     }
+    const counters = tables.map(() => ({ rows: 0 }))
+    const parts = await planParts(client, tables, serverMajor, counters)
     const counted: TableInfo[] = []
     const details = {
       serverVersion: Number(info.version),
@@ -74,7 +80,7 @@ async function tryImage(url: string, resource: string): Promise<SourceImage | un
       position: { time: new Date(Number(info.ms)).toISOString(), ...capture },
       tables: counted,
       details,
-      streams: streams(client, url, info.id, tables, counted),
+      streams: streams(client, url, resource, info.id, parts, counted),
     }
   } catch (err) {
     await client.end().catch(() => {})
@@ -82,25 +88,50 @@ async function tryImage(url: string, resource: string): Promise<SourceImage | un
   }
 }
 
+/**
+ * The image's streams, read ahead while the repository consumes them: both schema
+ * sections from the start, the tables' rows in parts over several connections.
+ */
 async function* streams(
   client: PgClient,
   url: string,
+  resource: string,
   snapshotId: string,
-  tables: PgTable[],
+  tables: Part[][],
   counted: TableInfo[],
 ): AsyncIterable<NamedStream> {
+  const pre = readAhead(dump(url, snapshotId, 'pre-data'), schemaLimit)
+  const post = readAhead(dump(url, snapshotId, 'post-data'), schemaLimit)
+  let copy: ParallelCopy | undefined
   try {
-    yield { name: 'pre-data', chunking: { kind: 'cdc' }, data: dump(url, snapshotId, 'pre-data') }
-    for (const table of tables) {
+    copy = await ParallelCopy.start(url, resource, snapshotId, tables.flat())
+    yield { name: 'pre-data', chunking: { kind: 'cdc' }, data: pre.data }
+    for (const parts of tables) {
+      const table = parts[0]!.table
       const entry = { name: displayName(table), rows: 0 }
       counted.push(entry)
-      yield { name: `data:${quotedName(table)}`, chunking: { kind: 'cdc' }, data: copyOut(client, table, entry) }
+      yield {
+        name: `data:${quotedName(table)}`,
+        chunking: { kind: 'cdc' },
+        data: concat(parts, () => {
+          entry.rows = parts[0]!.rows.rows
+        }),
+      }
     }
-    yield { name: 'post-data', chunking: { kind: 'cdc' }, data: dump(url, snapshotId, 'post-data') }
+    yield { name: 'post-data', chunking: { kind: 'cdc' }, data: post.data }
   } finally {
+    pre.close()
+    post.close()
+    await copy?.close()
     await client.query('COMMIT').catch(() => {})
     await client.end().catch(() => {})
   }
+}
+
+/** A table's rows: its parts one after another; `done` runs once all are read. */
+async function* concat(parts: Part[], done: () => void): AsyncIterable<Uint8Array> {
+  for (const part of parts) yield* part.buffer.drain()
+  done()
 }
 
 /** The schema section as pg_dump writes it, as of the exported snapshot; drkit's own objects left out. */
@@ -116,17 +147,4 @@ function dump(url: string, snapshotId: string, section: 'pre-data' | 'post-data'
     url,
   ]
   return runOutput('pg_dump', args, `pg_dump of the ${section} schema`)
-}
-
-/** A table's rows in COPY text form, counted as they pass (one line per row). */
-export async function* copyOut(client: PgClient, table: PgTable, entry: { rows: number }): AsyncIterable<Uint8Array> {
-  const columns = table.columns.length > 0 ? ` (${table.columns.map(ident).join(', ')})` : ''
-  const stream = client.query(copyTo(`COPY ${quotedName(table)}${columns} TO STDOUT`))
-  for await (const chunk of stream) {
-    const buf = chunk as Buffer
-    let n = 0
-    for (let i = buf.indexOf(10); i !== -1; i = buf.indexOf(10, i + 1)) n++
-    entry.rows += n
-    yield buf
-  }
 }
