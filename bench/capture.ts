@@ -53,7 +53,7 @@ import {
   type Workload,
 } from './capture-workload.js'
 import type { WriterRecord } from './capture-writer.js'
-import { check, dirBytes, drkitVersion, gnuTime, machine, rotate, run, syncDisks } from './measure.js'
+import { check, dirBytes, drkitVersion, gnuTime, machine, rotate, run, startBench, syncDisks } from './measure.js'
 import { summarizeProfile } from './profile.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '')
@@ -623,27 +623,9 @@ async function runReplay(opts: Options, pristine: string, runDir: string): Promi
 // ---------------------------------------------------------------------------------------
 
 async function main(): Promise<number> {
-  let opts: Options
-  try {
-    opts = parseOptions()
-  } catch (err) {
-    log(`${(err as Error).message}\n\n${usage}`)
-    return 2
-  }
-  if (opts.help) {
-    process.stdout.write(`${usage}\n`)
-    return 0
-  }
-  if (!existsSync(join(root, 'dist', 'cli', 'main.js'))) {
-    log('drkit is not built: run `npm run build`')
-    return 2
-  }
-  if (!existsSync('/usr/bin/time')) {
-    log('missing GNU time (/usr/bin/time). On Debian or Ubuntu: sudo apt-get install time')
-    return 2
-  }
-  const args = process.argv.slice(2)
-  const command = `npm run bench:capture${args.length > 0 ? ` -- ${args.join(' ')}` : ''}`
+  const started = startBench(parseOptions, usage, { root, script: 'bench:capture' })
+  if (typeof started === 'number') return started
+  const { opts, command } = started
   const runDir = join(workDir, `capture-${new Date().toISOString().replace(/[:.]/g, '-')}`)
   await mkdir(runDir, { recursive: true })
   try {

@@ -4,7 +4,7 @@
  */
 import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { createReadStream } from 'node:fs'
+import { createReadStream, existsSync } from 'node:fs'
 import { lstat, readdir, readFile, rm } from 'node:fs/promises'
 import { availableParallelism, cpus, release, totalmem } from 'node:os'
 import { join } from 'node:path'
@@ -130,4 +130,37 @@ export async function drkitVersion(root: string): Promise<string> {
   const dirty = await run(['git', 'status', '--porcelain', '--', 'src'], { cwd: root })
   const commit = head.code === 0 ? ` at ${head.stdout.trim()}` : ''
   return `drkit ${pkg.version}${commit}${dirty.stdout.trim() ? ' (with uncommitted changes in src/)' : ''}`
+}
+
+/**
+ * What every benchmark checks before it starts: its options (bad ones print the usage),
+ * `--help`, a built drkit and GNU time. Returns the options and the command line as the
+ * user ran it (for the results), or the exit status to return.
+ */
+export function startBench<Options extends { help: boolean }>(
+  parse: () => Options,
+  usage: string,
+  opts: { root: string; script: string },
+): { opts: Options; command: string } | number {
+  let parsed: Options
+  try {
+    parsed = parse()
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n\n${usage}\n`)
+    return 2
+  }
+  if (parsed.help) {
+    process.stdout.write(`${usage}\n`)
+    return 0
+  }
+  if (!existsSync(join(opts.root, 'dist', 'cli', 'main.js'))) {
+    process.stderr.write('drkit is not built: run `npm run build`\n')
+    return 2
+  }
+  if (!existsSync(gnuTime)) {
+    process.stderr.write('missing GNU time (/usr/bin/time). On Debian or Ubuntu: sudo apt-get install time\n')
+    return 2
+  }
+  const args = process.argv.slice(2)
+  return { opts: parsed, command: `npm run ${opts.script}${args.length > 0 ? ` -- ${args.join(' ')}` : ''}` }
 }

@@ -8,10 +8,9 @@
  * Usage: npm run bench:sources -- [--only redis,files,s3] [--reps 3] [--write] [--keep] [--profile]
  *        [--keys 1000000] [--size 1G] [--s3-size 1G] [--seed 42]
  */
-import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { drkitVersion, machine } from './measure.js'
+import { drkitVersion, machine, startBench } from './measure.js'
 import { sectionMarkers, writeResults } from './report.js'
 import { type BenchOptions, log, parseSize, root } from './sources-shared.js'
 
@@ -81,29 +80,12 @@ function parseOptions() {
 }
 
 async function main(): Promise<number> {
-  let opts: ReturnType<typeof parseOptions>
-  try {
-    opts = parseOptions()
-  } catch (err) {
-    log(`${(err as Error).message}\n\n${usage}`)
-    return 2
-  }
-  if (opts.help) {
-    process.stdout.write(`${usage}\n`)
-    return 0
-  }
-  if (!existsSync(join(root, 'dist', 'cli', 'main.js'))) {
-    log('drkit is not built: run `npm run build`')
-    return 2
-  }
-  if (!existsSync('/usr/bin/time')) {
-    log('missing GNU time (/usr/bin/time). On Debian or Ubuntu: sudo apt-get install time')
-    return 2
-  }
-  const args = process.argv.slice(2)
+  const started = startBench(parseOptions, usage, { root, script: 'bench:sources' })
+  if (typeof started === 'number') return started
+  const { opts, command } = started
   const common: BenchOptions = {
     ...opts,
-    command: `npm run bench:sources${args.length > 0 ? ` -- ${args.join(' ')}` : ''}`,
+    command,
     date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
     machine: machine(),
     versions: `${await drkitVersion(root)}, Node ${process.version}`,
