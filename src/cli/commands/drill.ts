@@ -2,6 +2,7 @@ import type { DrillReport } from '../../drills/index.js'
 import { formatDrillReport, runDrill } from '../../drills/index.js'
 import { openContext } from '../../ops/context.js'
 import { selectDrills } from '../../ops/drill.js'
+import { commandAlerts } from '../alerting.js'
 import type { Command } from '../command.js'
 import { formatMs } from '../output.js'
 
@@ -14,6 +15,7 @@ const command: Command = {
     'Each drill restores its resource from the repository into a scratch copy (or the plan’s staging resource),\n' +
     'plays its scenario there and measures RTO (fault to verified recovery) and RPO (committed data lost) against\n' +
     'the objectives. Reports are stored in the repository and printed as markdown drill logs.\n' +
+    "A failed drill sends the alert drill.failed to the plan's notifiers; its next pass resolves it.\n" +
     'Exits 1 when a drill fails, 2 when a drill cannot run as written.',
   options: { all: { type: 'boolean' }, due: { type: 'boolean' } },
   async run({ values, positionals }, { out, config }) {
@@ -24,15 +26,23 @@ const command: Command = {
         all: values.all === true,
         due: values.due === true,
       })
+      const alerts = commandAlerts(ctx.plan, out)
       const reports: DrillReport[] = []
       for (const drill of drills) {
         out.info(`drill ${drill.name} (${drill.kind})`)
-        reports.push(
-          await runDrill(ctx, drill, {
-            onStep: (s) => out.info(`  ${s.ok ? '✔' : '✘'} ${s.kind}: ${s.title} (${formatMs(s.durationMs)})`),
-          }),
-        )
+        const report = await runDrill(ctx, drill, {
+          onStep: (s) => out.info(`  ${s.ok ? '✔' : '✘'} ${s.kind}: ${s.title} (${formatMs(s.durationMs)})`),
+        })
+        if (report.ok) alerts.resolve('drill.failed', drill.name, `drill ${drill.name} passed`)
+        else
+          alerts.raise({
+            event: 'drill.failed',
+            source: drill.name,
+            message: `drill ${drill.name} failed: ${report.reason}`,
+          })
+        reports.push(report)
       }
+      await alerts.flush()
       const ok = reports.every((r) => r.ok)
       out.result({ ok, reports }, (doc) =>
         doc.reports.length === 0 ? 'no drill is due' : doc.reports.map(formatDrillReport).join('\n\n'),
