@@ -178,3 +178,59 @@ test('diff and undo of a corruption window: key-only before images, TOAST, no pr
   expect(ids.sort()).toEqual(['1', '2', '3', '4', '5'])
   expect(await fingerprintOf(s.src.name)).toEqual(print)
 })
+
+test('undo runs no foreign key actions; bad input changes nothing and says what is wrong', {
+  timeout: 120_000,
+}, async () => {
+  const s = await scenario()
+  const c = s.src.client
+  await c.query(`INSERT INTO parents VALUES (1, 'p1'); INSERT INTO children VALUES (1, 1)`)
+  const stop = await s.startAgent()
+  const t1 = await s.moment()
+  await c.query(`INSERT INTO parents VALUES (2, 'p2'); INSERT INTO children VALUES (2, 2)`)
+  await c.query(`UPDATE parents SET name = 'P1' WHERE id = 1`)
+  const t2 = await s.moment()
+  await c.query('INSERT INTO children VALUES (3, 2)')
+  await s.moment()
+  await stop()
+  const before = await fingerprintOf(s.src.name)
+
+  // Parent 2 would go, and its ON DELETE CASCADE would take child 3, written after the window.
+  const refused = await s.cli('undo', 'main', '--from', t1, '--to', t2)
+  expect(refused.code).toBe(1)
+  expect(refused.stderr).toMatch(/failed and changed nothing: it would leave rows of children referring to rows/)
+  expect(await fingerprintOf(s.src.name)).toEqual(before)
+
+  const cases: [string[], number, RegExp][] = [
+    [['undo', 'main', '--from', t2, '--to', t1], 2, /--from .* is after --to/],
+    [['diff', 'main', '--from', '2001-01-01T00:00:00Z', '--to', t2], 1, /outside main's recoverable window: \d{4}-/],
+    [['undo', 'main', '--from', t1, '--to', '2001-01-01T00:00:00Z'], 2, /--from .* is after --to/],
+    [['undo', 'main', '--from', t1, '--to', t2, '--where', "name = 'x' AND"], 2, /--where .* is not a condition/],
+    [['undo', 'main', '--from', t1, '--to', t2, '--where', 'tenant = 1'], 2, /names columns that none of the tables/],
+    [['diff', 'main', '--from', t1, '--to', t2, '--where', 'name::int = 1'], 2, /fails on a row of parents/],
+    [['undo', 'main', '--from', t1, '--to', t2, '--tables', 'nope'], 2, /main has no table nope/],
+  ]
+  for (const [args, code, message] of cases) {
+    const run = await s.cli(...args)
+    expect(run.code, `${args.join(' ')}: ${run.stderr}`).toBe(code)
+    expect(run.stderr).toMatch(message)
+  }
+  expect(await fingerprintOf(s.src.name)).toEqual(before)
+
+  // Without parent and child 2: parent 1 gets its name back, and nothing else changes.
+  const narrow = await s.cli('undo', 'main', '--from', t1, '--to', t2, '--where', 'id = 1', '--tables', 'parents')
+  expect(narrow.code, narrow.stderr).toBe(0)
+  expect(await rowsOf(c, 'parents', 'id')).toEqual([
+    { id: '1', name: 'p1' },
+    { id: '2', name: 'p2' },
+  ])
+  expect((await rowsOf(c, 'children', 'id')).map((r) => r.parent)).toEqual(['1', '2', '2'])
+
+  // A bookmark names the position after the undo (shipping it first); the timeline lists both.
+  const mark = await s.cli('bookmark', 'main', 'after-undo')
+  expect(mark.code, mark.stderr).toBe(0)
+  const timeline = await s.cli('timeline', 'main', '--json')
+  expect(timeline.code, timeline.stderr).toBe(0)
+  expect(timeline.stdout).toContain('after-undo')
+  expect(timeline.stdout).toMatch(/undo-\d{8}T\d{6}/)
+})

@@ -1,7 +1,7 @@
 import { DrkitError } from '../../errors.js'
 import type { Row } from '../../model.js'
 import type { RowWrite } from '../source.js'
-import { ident, type PgClient } from './connect.js'
+import { ident, type PgClient, qualified } from './connect.js'
 import { keyMatch, type RowTable } from './row-tables.js'
 
 /** A foreign key between two of the application's tables, by their names as capture records them. */
@@ -14,8 +14,8 @@ export interface ForeignKey {
 
 export async function loadForeignKeys(c: PgClient, tables: Map<string, RowTable>): Promise<ForeignKey[]> {
   const bySql = new Map([...tables.values()].map((t) => [t.sql, t]))
-  const { rows } = await c.query<{ child: string; parent: string; cc: string[]; pc: string[] }>(`
-    SELECT format('%I.%I', cn.nspname, cc.relname) AS child, format('%I.%I', pn.nspname, pc.relname) AS parent,
+  const { rows } = await c.query<{ cs: string; cn: string; ps: string; pn: string; cc: string[]; pc: string[] }>(`
+    SELECT cn.nspname AS cs, cc.relname AS cn, pn.nspname AS ps, pc.relname AS pn,
       (SELECT array_agg(a.attname::text ORDER BY k.i) FROM unnest(f.conkey) WITH ORDINALITY k(n, i)
         JOIN pg_attribute a ON a.attrelid = f.conrelid AND a.attnum = k.n) AS cc,
       (SELECT array_agg(a.attname::text ORDER BY k.i) FROM unnest(f.confkey) WITH ORDINALITY k(n, i)
@@ -25,8 +25,8 @@ export async function loadForeignKeys(c: PgClient, tables: Map<string, RowTable>
     JOIN pg_class pc ON pc.oid = f.confrelid JOIN pg_namespace pn ON pn.oid = pc.relnamespace
     WHERE f.contype = 'f'`)
   return rows.flatMap((r) => {
-    const child = bySql.get(r.child)
-    const parent = bySql.get(r.parent)
+    const child = bySql.get(qualified(r.cs, r.cn))
+    const parent = bySql.get(qualified(r.ps, r.pn))
     return child && parent ? [{ child, parent, childColumns: r.cc, parentColumns: r.pc }] : []
   })
 }
