@@ -95,7 +95,8 @@ test('diff and undo of a corruption window: key-only before images, TOAST, no pr
   const stop = await s.startAgent()
   // Changes between the snapshot and the window: the rebuilt rows must include them.
   await c.query(`UPDATE items SET name = 'renamed 2', tags = ARRAY['x'] WHERE id = 2`)
-  await c.query(`UPDATE items SET body = $1 WHERE id = 3`, [(bodies[2] = big())])
+  bodies[2] = big()
+  await c.query(`UPDATE items SET body = $1 WHERE id = 3`, [bodies[2]])
   const t0 = await s.moment()
   const itemsAtT0 = await rowsOf(c, 'items', 'id')
   const eventsAtT0 = await rowsOf(c, 'events', 'account, kind')
