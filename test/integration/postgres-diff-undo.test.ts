@@ -91,6 +91,10 @@ test('diff and undo of a corruption window: key-only before images, TOAST, no pr
      FROM generate_series(1, 4) g`,
     [bodies],
   )
+  // The bodies are stored out of line, so an update that leaves them alone does not send them.
+  const toast = await c.query("SELECT reltoastrelid::regclass::text AS t FROM pg_class WHERE relname = 'items'")
+  const stored = await c.query(`SELECT count(DISTINCT chunk_id)::int AS n FROM ${toast.rows[0].t}`)
+  expect(stored.rows[0].n).toBe(4)
   await c.query(`INSERT INTO events VALUES (1, 'a', '{"v": 1}'), (1, 'a2', '{"v": 2}'), (2, 'b', NULL), (3, 'c', '[]')`)
   const stop = await s.startAgent()
   // Changes between the snapshot and the window: the rebuilt rows must include them.
