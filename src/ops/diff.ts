@@ -5,6 +5,7 @@ import type { LiveRows, Source } from '../sources/index.js'
 import { type NetChange, netChanges, resolvePoint } from '../timeline/index.js'
 import { readChanges } from './changes.js'
 import type { OpsContext } from './context.js'
+import { completeImages } from './rebuild.js'
 import { readTimelineFrom } from './timeline.js'
 
 export interface DiffRequest {
@@ -60,7 +61,8 @@ export async function openRowSource(ctx: OpsContext, resource: string, command: 
 
 /**
  * Resolves both moments to proven boundaries of one generation, reads the changes in
- * between from the repository and nets them per row; then narrows to `tables` and `where`.
+ * between from the repository and nets them per row, completing partial images (PostgreSQL's)
+ * from the snapshot before the window; then narrows to `tables` and `where`.
  */
 export async function readWindow(ctx: OpsContext, rows: LiveRows, req: DiffRequest): Promise<DiffResult> {
   const iso = (ms: number) => new Date(ms).toISOString()
@@ -95,7 +97,12 @@ export async function readWindow(ctx: OpsContext, rows: LiveRows, req: DiffReque
   try {
     const range = { resource: req.resource, generation: g.id, segments: g.segments, after: from.seq, until: to.seq }
     const changes = readChanges(repository, range)
-    net = await netChanges(filter(changes, wanted), new Map(live.map((t) => [t.name, t.key])))
+    const keys = new Map(live.map((t) => [t.name, t.key]))
+    const netted = await netChanges(filter(changes, wanted), keys, {
+      columns: new Map(live.map((t) => [t.name, t.columns])),
+    })
+    const span = { resource: req.resource, generation: g.id, segments: g.segments, snapshot: start.snapshot, from, to }
+    net = await completeImages(repository, rows, live, netted, span)
   } finally {
     await lock.release()
   }

@@ -232,4 +232,12 @@ export interface LiveRows {
    * failure rolls back everything (DrkitError).
    */
   write(keys: RowKey[], decide: (current: (Row | null)[]) => RowWrite[]): Promise<void>
+  /**
+   * For sources whose captured images can be partial (PostgreSQL logs only the key of an
+   * updated or deleted row, and leaves out unchanged TOASTed values): the rows with these
+   * identities in a stored image (null where it has none), in the same order, read from
+   * the image's streams without loading more than those rows. Streams of tables no key
+   * names are not read.
+   */
+  storedRows?(image: StoredImage, keys: RowKey[]): Promise<(Row | null)[]>
 }

@@ -30,6 +30,7 @@ export type KeyColumns = ReadonlyMap<string, readonly string[]>
 export async function netChanges(
   changes: Iterable<Change> | AsyncIterable<Change>,
   keyColumns: KeyColumns,
+  opts: { columns?: KeyColumns } = {},
 ): Promise<NetChange[]> {
   const rows = new Map<string, { table: string; key: Row; before: Row | null; after: Row | null }>()
   const entry = (table: string, key: Row, before: Row | null) => {
@@ -52,14 +53,23 @@ export async function netChanges(
   }
   const net: NetChange[] = []
   for (const r of rows.values()) {
-    if (sameImage(r.before, r.after)) continue
+    // A partial image (see `partialImage`) cannot tell: the caller completes it, then decides.
+    if (sameImage(r.before, r.after) && !partialImage(r.before, opts.columns?.get(r.table))) continue
     const op = r.before === null ? 'insert' : r.after === null ? 'delete' : 'update'
     net.push({ table: r.table, key: r.key, op, before: r.before, after: r.after })
   }
   return net.sort((a, b) => (a.table < b.table ? -1 : a.table > b.table ? 1 : 0))
 }
 
-function keyOf(change: Change, side: 'before' | 'after', keyColumns: KeyColumns): Row {
+/**
+ * Whether an image lacks some of its table's columns: PostgreSQL's capture logs only the
+ * key of an updated or deleted row, and leaves unchanged TOASTed values out.
+ */
+export function partialImage(image: Row | null, columns: readonly string[] | undefined): boolean {
+  return image !== null && columns?.some((c) => !(c in image)) === true
+}
+
+export function keyOf(change: Change, side: 'before' | 'after', keyColumns: KeyColumns): Row {
   if (change.rowid) return { rowid: change.rowid[side] }
   const columns = keyColumns.get(change.table)
   if (!columns) {
@@ -72,7 +82,7 @@ function keyOf(change: Change, side: 'before' | 'after', keyColumns: KeyColumns)
 }
 
 /** A string naming one row of one table, equal for equal identities (values compared with their types). */
-function identityOf(table: string, key: Row): string {
+export function identityOf(table: string, key: Row): string {
   return JSON.stringify([table, ...Object.entries(key).map(([k, v]) => [k, typeof v, encodeJsonValue(v)])])
 }
 

@@ -11,7 +11,10 @@ export {
   type KeyColumns,
   type NetChange,
   netChanges,
+  partialImage,
+  sameImage,
 } from './diff.js'
+export { type Move, moveOf, originsOf, RowTracker } from './rebuild.js'
 export { type PointRequest, type RestorePoint, resolvePoint } from './resolve.js'
 export {
   buildTimeline,

@@ -1,7 +1,7 @@
 /**
  * The PostgreSQL scratch target against the real server at 127.0.0.1:5432: a new database
- * name per copy (the restore creates it), SQL on it, and dropped, slots and all, by wipe
- * and clean-up. Drills on PostgreSQL resources use it once the postgres source is in.
+ * name per copy (the restore creates it), SQL on it, emptied by a wipe, and dropped, slots
+ * and all, by clean-up.
  */
 import pg from 'pg'
 import { describe, expect, it, onTestFinished } from 'vitest'
@@ -47,9 +47,11 @@ describe('PostgreSQL scratch targets', () => {
     expect(await target.query!('SELECT count(*)::int FROM t')).toBe(2)
     expect(await target.query!('SELECT id FROM t WHERE id > 5')).toBeUndefined()
 
+    // A wipe empties the application's tables; the database stays usable.
     await target.wipe()
-    expect(await exists(name)).toBe(false)
+    expect(await target.query!('SELECT count(*)::int FROM t')).toBe(0)
     await target.remove()
+    expect(await exists(name)).toBe(false)
   })
 
   it('leave a staging database alone on clean-up', async () => {

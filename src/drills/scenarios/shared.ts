@@ -136,17 +136,24 @@ function describeFingerprint(fp: Fingerprint): string {
 /** The drill's own marker table: writes the scenario makes and later counts. */
 export const markerTable = 'drkit_drill_writes'
 
-/** Creates the marker table (before capture is installed, so it is captured from the start). */
+/**
+ * Creates the marker table (before capture is installed, so it is captured from the start),
+ * in SQL that SQLite and PostgreSQL read alike: ids are given, times are milliseconds.
+ */
 export function createMarkers(copy: WorkingCopy): Promise<unknown> {
   return copy.query(
-    `CREATE TABLE IF NOT EXISTS ${markerTable} (id INTEGER PRIMARY KEY, phase TEXT NOT NULL, at INTEGER NOT NULL)`,
+    `CREATE TABLE IF NOT EXISTS ${markerTable} (id INTEGER PRIMARY KEY, phase TEXT NOT NULL, at BIGINT NOT NULL)`,
   )
 }
 
 /** `n` committed writes, one transaction each, as an application would make them. */
 export async function writeMarkers(copy: WorkingCopy, phase: string, n: number): Promise<number> {
-  for (let i = 0; i < n; i++)
-    await copy.query(`INSERT INTO ${markerTable} (phase, at) VALUES ('${phase}', ${Date.now()})`)
+  for (let i = 0; i < n; i++) {
+    await copy.query(
+      `INSERT INTO ${markerTable} (id, phase, at) ` +
+        `SELECT coalesce(max(id), 0) + 1, '${phase}', ${Date.now()} FROM ${markerTable}`,
+    )
+  }
   return n
 }
 

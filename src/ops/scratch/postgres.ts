@@ -5,7 +5,7 @@ import type { ScratchFactory, ScratchTarget } from './index.js'
 /**
  * A scratch PostgreSQL database on the resource's server: a new name (`drkit_scratch_…`)
  * that the restore creates, dropped afterwards with the replication slots a drill's
- * capture left on it. The resource's credentials must be allowed to create databases.
+ * capture left on it; a wipe empties its application tables and leaves it standing. The resource's credentials must be allowed to create databases.
  */
 export const postgresScratch: ScratchFactory = {
   sql: true,
@@ -41,7 +41,7 @@ function target(url: string, config: { url: string }, owned: boolean): ScratchTa
       await client.end().catch(() => undefined)
     }
   }
-  // The restore creates the database; dropping it (with its slots) is both the wipe and the clean-up.
+  // The restore creates the database; dropping it (with its slots) is the clean-up.
   const drop = () =>
     on('postgres', async (c) => {
       await c.query(
@@ -54,11 +54,23 @@ function target(url: string, config: { url: string }, owned: boolean): ScratchTa
     target: url,
     config: { ...config, url },
     async query(sql) {
-      const result = await on(name, (c) => c.query({ text: sql, rowMode: 'array' }))
-      const row = (result.rows as unknown[][])[0]
+      const result: pg.QueryResult | pg.QueryResult[] = await on(name, (c) => c.query({ text: sql, rowMode: 'array' }))
+      // Several statements in one string give one result each: the last one answers.
+      const last = Array.isArray(result) ? result.at(-1) : result
+      const row = (last?.rows as unknown[][] | undefined)?.[0]
       return row?.[0]
     },
-    wipe: drop,
+    // Every application table emptied in one statement: the database stays, with capture in it (a drill's fault).
+    async wipe() {
+      await on(name, async (c) => {
+        const { rows } = await c.query<{ t: string }>(
+          `SELECT format('%I.%I', n.nspname, c.relname) AS t FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+              AND n.nspname NOT IN ('pg_catalog', 'information_schema', '_drkit') AND n.nspname NOT LIKE 'pg\\_%'`,
+        )
+        if (rows.length > 0) await c.query(`TRUNCATE ${rows.map((r) => r.t).join(', ')}`)
+      })
+    },
     async remove() {
       if (owned) await drop()
     },

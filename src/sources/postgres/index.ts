@@ -11,6 +11,7 @@ import { openPostgresCapture } from './capture.js'
 import { checkUrl, connect, databaseOf, type PgClient, withClient } from './connect.js'
 import { fingerprintPostgres } from './fingerprint.js'
 import { checkTarget, restorePostgres, restoreSqlFile } from './restore.js'
+import { openPostgresRows } from './rows.js'
 import { snapshotPostgres } from './snapshot.js'
 
 export const postgresConfig = z
@@ -35,11 +36,16 @@ export const postgres: SourceDefinition<PostgresConfig> = {
     }
     let capture: Capture | undefined
     let live: Promise<PgClient> | undefined
+    let rows: ReturnType<typeof openPostgresRows> | undefined
     const source: Source = {
       capabilities: { capture: true, partialRestore: 'tables', exactTransactionBoundaries: true, formats: ['sql'] },
       get capture() {
         capture ??= openPostgresCapture(config.url, ctx.resource)
         return capture
+      },
+      get rows() {
+        rows ??= openPostgresRows(config.url, ctx.resource)
+        return rows
       },
       snapshot: () => snapshotPostgres(config.url, ctx.resource),
       restore: (image, target, opts) =>
@@ -55,6 +61,7 @@ export const postgres: SourceDefinition<PostgresConfig> = {
       },
       async close() {
         await capture?.close()
+        await rows?.close()
         const c = await live?.catch(() => undefined)
         await c?.end().catch(() => {})
       },

@@ -53,24 +53,35 @@ export async function readState(client: PgClient, names: CaptureNames): Promise<
 
 /** Checks what logical decoding needs, with messages that say which setting or right is missing. */
 export async function checkCaptureRequirements(client: PgClient, resource: string): Promise<void> {
-  const { rows } = await client.query<{ wal_level: string; replication: boolean }>(
-    `SELECT current_setting('wal_level') AS wal_level,
+  const { rows } = await client.query<{ wal_level: string; replication: boolean; role: string }>(
+    `SELECT current_setting('wal_level') AS wal_level, current_user AS role,
        (SELECT rolreplication OR rolsuper FROM pg_roles WHERE rolname = current_user) AS replication`,
   )
-  const { wal_level: walLevel, replication } = rows[0]!
-  if (walLevel !== 'logical') {
-    throw new DrkitError(
-      `${resource}: change capture needs wal_level = logical, and the server has wal_level = ${walLevel}`,
+  const { wal_level: walLevel, replication, role } = rows[0]!
+  const problem = captureRequirementError(resource, { walLevel, replication, role })
+  if (problem) throw problem
+}
+
+/** What keeps capture from working on a server with these settings, if anything (pure, for tests). */
+export function captureRequirementError(
+  resource: string,
+  server: { walLevel: string; replication: boolean; role: string },
+): DrkitError | undefined {
+  if (server.walLevel !== 'logical') {
+    return new DrkitError(
+      `${resource}: change capture needs wal_level = logical, and the server has wal_level = ${server.walLevel}`,
       'Set wal_level = logical in postgresql.conf (or ALTER SYSTEM SET wal_level = logical) and restart PostgreSQL; ' +
-        'snapshot backups work without it.',
+        'snapshot backups (`drkit backup`) work without it.',
     )
   }
-  if (!replication) {
-    throw new DrkitError(
-      `${resource}: the role ${rows.length ? 'in the URL' : ''} has no REPLICATION right, which change capture needs`,
-      'Grant it (ALTER ROLE <user> REPLICATION) or use a role that has it; snapshot backups work without it.',
+  if (!server.replication) {
+    return new DrkitError(
+      `${resource}: the role ${server.role} has no REPLICATION right, which change capture needs`,
+      `Grant it (ALTER ROLE ${server.role} REPLICATION) or use a role that has it; ` +
+        'snapshot backups (`drkit backup`) work without it.',
     )
   }
+  return undefined
 }
 
 /**

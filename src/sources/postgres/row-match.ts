@@ -1,0 +1,69 @@
+import { PlanError } from '../../errors.js'
+import type { Row } from '../../model.js'
+import type { RowMatch } from '../source.js'
+import { ident, literal, type PgClient } from './connect.js'
+import type { RowTable } from './row-tables.js'
+
+/**
+ * Evaluates `where` on row images, not on the tables: each table's images go to the
+ * server as one JSON array and come back as rows of the table's column types (each text
+ * form read by its type's input), inside a read-only transaction that is rolled back.
+ */
+export async function matchImages(
+  c: PgClient,
+  tables: Map<string, RowTable>,
+  where: string,
+  scope: string[],
+  images: { table: string; row: Row }[],
+): Promise<RowMatch> {
+  const matches = images.map(() => false)
+  const unfiltered: string[] = []
+  let missing = ''
+  for (const name of scope) {
+    const table = tables.get(name)!
+    const mine = images.flatMap((image, i) => (image.table === name ? [i] : []))
+    const types = await columnTypes(c, table)
+    const columns = table.columns.map((col) => `(e._drkit_d->>${literal(col)})::${types.get(col)} AS ${ident(col)}`)
+    const sql = `SELECT e._drkit_o::int AS o
+      FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(_drkit_d, _drkit_o),
+      LATERAL (SELECT ${columns.join(', ')}) AS ${ident(table.pg.name)} WHERE (${where})`
+    await c.query('BEGIN READ ONLY')
+    try {
+      const { rows } = await c.query<{ o: number }>(sql, [JSON.stringify(mine.map((i) => images[i]!.row))])
+      for (const { o } of rows) matches[mine[o - 1]!] = true
+    } catch (err) {
+      const { code, message } = err as { code?: string; message: string }
+      if (code === '42703') {
+        unfiltered.push(name)
+        missing = message
+        for (const i of mine) matches[i] = true
+        continue
+      }
+      if (code?.startsWith('42')) {
+        throw new PlanError(
+          `--where "${where}" is not a condition on a row's columns: ${message}`,
+          "Write a condition over the row's own columns, such as tenant_id = 'acme' (text in single quotes).",
+        )
+      }
+      throw new PlanError(`--where "${where}" fails on a row of ${name}: ${message}`)
+    } finally {
+      await c.query('ROLLBACK').catch(() => {})
+    }
+  }
+  if (scope.length > 0 && unfiltered.length === scope.length) {
+    throw new PlanError(
+      `--where "${where}" names columns that none of the tables ${scope.join(', ')} has (${missing})`,
+      "Check the column names, and quote text with single quotes: tenant_id = 'acme'.",
+    )
+  }
+  return { matches, unfiltered }
+}
+
+async function columnTypes(c: PgClient, table: RowTable): Promise<Map<string, string>> {
+  const { rows } = await c.query<{ name: string; type: string }>(
+    `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type FROM pg_attribute a
+      WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped`,
+    [table.sql],
+  )
+  return new Map(rows.map((r) => [r.name, r.type]))
+}

@@ -1,0 +1,119 @@
+import { DrkitError, InternalError } from '../../errors.js'
+import type { Row } from '../../model.js'
+import type { LiveRows, RowKey, RowWrite } from '../source.js'
+import { connect, ident, type PgClient } from './connect.js'
+import { matchImages } from './row-match.js'
+import { checkReferences, foreignKeyOrder, loadForeignKeys } from './row-references.js'
+import { asText, describeTables, keyMatch, type RowTable } from './row-tables.js'
+import { storedRows } from './stored-rows.js'
+
+/**
+ * Rows of a live PostgreSQL database by identity (see row-tables.ts), as text forms:
+ * the values capture records. Writes send text parameters of unknown type, so the server
+ * reads each with its column's own input function (numeric, jsonb, bytea, arrays, enums,
+ * ranges, timestamptz come back exactly); generated columns are never written, identity
+ * columns are (OVERRIDING SYSTEM VALUE). Writes are ordinary writes of the application:
+ * its triggers fire, and capture records them.
+ */
+export function openPostgresRows(url: string, resource: string): LiveRows & { close(): Promise<void> } {
+  let client: Promise<PgClient> | undefined
+  const db = () => {
+    client ??= connect(url, resource)
+    return client
+  }
+  const readAll = async (c: PgClient, tables: Map<string, RowTable>, keys: RowKey[], lock: boolean) => {
+    const found: (Row | null)[] = []
+    for (const { table, key } of keys) {
+      const t = tables.get(table)
+      if (!t) throw new DrkitError(`${resource} no longer has table ${table}`)
+      const where = keyMatch(t, key, 1)
+      const { rows } = await c.query<Row>({
+        text: `SELECT ${t.columns.map(ident).join(', ')} FROM ${t.sql} WHERE ${where.sql}${lock ? ' FOR UPDATE' : ''}`,
+        values: where.values,
+        types: asText,
+      })
+      found.push(rows[0] ?? null)
+    }
+    return found
+  }
+  return {
+    async tables() {
+      return [...(await describeTables(await db())).values()].map(({ name, columns, key, byRowid }) => ({
+        name,
+        columns,
+        key,
+        byRowid,
+      }))
+    },
+    async match(where, scope, images) {
+      const c = await db()
+      return matchImages(c, await describeTables(c), where, scope, images)
+    },
+    async read(keys) {
+      const c = await db()
+      await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')
+      try {
+        return await readAll(c, await describeTables(c), keys, false)
+      } finally {
+        await c.query('COMMIT').catch(() => {})
+      }
+    },
+    async write(keys, decide) {
+      const c = await db()
+      await c.query('BEGIN')
+      try {
+        const tables = await describeTables(c)
+        // Rows read FOR UPDATE: no other writer changes them before the writes below.
+        const current = await readAll(c, tables, keys, true)
+        const writes = decide(current)
+        // Writes carry the key objects they were decided for.
+        const live = new Map(keys.map((k, i) => [k.key, current[i] ?? null]))
+        await c.query('SET CONSTRAINTS ALL DEFERRED')
+        const references = await loadForeignKeys(c, tables)
+        for (const w of foreignKeyOrder(references, writes)) {
+          if (w.op === 'delete') await checkReferences(c, references, tables.get(w.table)!, w.key)
+          await apply(c, tables.get(w.table)!, w, live.get(w.key) ?? null)
+        }
+        await c.query('COMMIT')
+      } catch (err) {
+        await c.query('ROLLBACK').catch(() => {})
+        if (err instanceof InternalError) throw err
+        const reason = err instanceof Error ? err.message : String(err)
+        const hint = err instanceof DrkitError ? err.hint : undefined
+        throw new DrkitError(`the write to ${resource} failed and changed nothing: ${reason}`, hint, { cause: err })
+      }
+    },
+    storedRows: (image, keys) => storedRows(image, keys),
+    async close() {
+      const c = await client?.catch(() => undefined)
+      await c?.end().catch(() => {})
+    },
+  }
+}
+
+async function apply(c: PgClient, t: RowTable, w: RowWrite, live: Row | null): Promise<void> {
+  if (w.op === 'delete') {
+    const where = keyMatch(t, w.key, 1)
+    await c.query({ text: `DELETE FROM ${t.sql} WHERE ${where.sql}`, values: where.values })
+    return
+  }
+  if (w.op === 'insert') {
+    const columns = Object.keys(w.row)
+    const override = t.pg.alwaysIdentity.length > 0 ? ' OVERRIDING SYSTEM VALUE' : ''
+    await c.query({
+      text: `INSERT INTO ${t.sql} (${columns.map(ident).join(', ')})${override} VALUES (${columns.map((_, i) => `$${i + 1}`).join(', ')})`,
+      values: columns.map((k) => w.row[k] ?? null),
+    })
+    return
+  }
+  // Only the columns that differ: column triggers see what the undo changed, and no more.
+  const set = Object.keys(w.row).filter(
+    (k) => !t.pg.alwaysIdentity.includes(k) && (live === null || live[k] !== w.row[k]),
+  )
+  if (set.length === 0) return
+  const where = keyMatch(t, w.key, set.length + 1)
+  await c.query({
+    text: `UPDATE ${t.sql} SET ${set.map((k, i) => `${ident(k)} = $${i + 1}`).join(', ')} WHERE ${where.sql}`,
+    values: [...set.map((k) => w.row[k] ?? null), ...where.values],
+  })
+}
