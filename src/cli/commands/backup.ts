@@ -7,9 +7,12 @@ import { formatBytes, formatMs, formatTable } from '../output.js'
 
 const command: Command = {
   summary: 'take snapshots now (every resource, or those named)',
-  usage: 'drkit backup [RESOURCE...] [--wait DURATION] [--json]',
-  help: 'A second backup of the same resource fails at once, naming the holder, unless --wait gives it time.',
-  options: { wait: { type: 'string' } },
+  usage: 'drkit backup [RESOURCE...] [--wait DURATION] [--read-all] [--json]',
+  help:
+    'A second backup of the same resource fails at once, naming the holder, unless --wait gives it time.\n' +
+    'A files resource reads only the files whose size, mtime, ctime or inode changed since its last\n' +
+    'snapshot; --read-all reads every file again.',
+  options: { wait: { type: 'string' }, 'read-all': { type: 'boolean' } },
   async run({ values, positionals }, { out, config }) {
     const ctx = await openContext({ config })
     try {
@@ -19,7 +22,7 @@ const command: Command = {
       const results = []
       for (const name of names) {
         out.info(`backing up ${name}…`)
-        const { snapshot } = await backup(ctx, name, { waitMs })
+        const { snapshot } = await backup(ctx, name, { waitMs, readAll: values['read-all'] === true })
         results.push({
           resource: name,
           id: snapshot.id,
