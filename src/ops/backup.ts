@@ -1,10 +1,14 @@
+import { NotFoundError } from '../errors.js'
 import { chunkPages, chunkStream } from '../repository/chunk/index.js'
-import type { Snapshot, StreamRef } from '../repository/index.js'
+import type { Repository, RepositoryWriter, Snapshot, StreamRef } from '../repository/index.js'
+import type { ParentImage } from '../sources/index.js'
 import type { OpsContext } from './context.js'
 
 export interface BackupOptions {
   /** How long to wait for another backup of the same resource; 0 fails at once. */
   waitMs?: number
+  /** Read everything, trusting nothing of the previous snapshot (sources that reuse it: files). */
+  readAll?: boolean
   signal?: AbortSignal
 }
 
@@ -15,7 +19,9 @@ export interface BackupResult {
 
 /**
  * Takes a snapshot of one resource: the resource's writer lock first, then a consistent
- * image from the source, chunked and stored stream by stream, committed at the end.
+ * image from the source, chunked and stored stream by stream, committed at the end. A
+ * source that can (files) is handed the previous snapshot and names the streams that have
+ * not changed since; those are referenced as they are stored, not read again.
  */
 export async function backup(ctx: OpsContext, resource: string, opts: BackupOptions = {}): Promise<BackupResult> {
   const { type } = ctx.resource(resource)
@@ -25,9 +31,17 @@ export async function backup(ctx: OpsContext, resource: string, opts: BackupOpti
     const snapshot = await repository.write(
       resource,
       async (writer) => {
-        const image = await source.snapshot({ signal: opts.signal })
+        const parent =
+          source.capabilities.reusesParent && !opts.readAll
+            ? await parentImage(repository, writer, resource, type)
+            : undefined
+        const image = await source.snapshot({ signal: opts.signal, parent: parent?.image })
         const refs: StreamRef[] = []
         for await (const stream of image.streams) {
+          if ('sameAsParent' in stream) {
+            refs.push(writer.reuseStream(parent!.stream(stream.name)))
+            continue
+          }
           const chunks =
             stream.chunking.kind === 'pages'
               ? chunkPages(stream.data, stream.chunking.pageSize)
@@ -43,4 +57,23 @@ export async function backup(ctx: OpsContext, resource: string, opts: BackupOpti
   } finally {
     await source.close()
   }
+}
+
+/** The resource's latest snapshot of the same type, with the streams a new snapshot may reference. */
+async function parentImage(repository: Repository, writer: RepositoryWriter, resource: string, type: string) {
+  const latest = (await repository.listSnapshots(resource)).filter((s) => s.sourceType === type).at(-1)
+  if (!latest) return undefined
+  const streams = new Map(latest.streams.map((ref) => [ref.name, ref]))
+  const stream = (name: string): StreamRef => {
+    const ref = streams.get(name)
+    if (!ref) throw new NotFoundError(`the parent snapshot ${latest.id.slice(0, 8)} has no stream ${name}`)
+    return ref
+  }
+  const image: ParentImage = {
+    id: latest.id,
+    details: latest.details,
+    has: (name) => streams.has(name) && writer.canReuse(streams.get(name)!),
+    read: (name) => repository.readStream(stream(name), `${resource} snapshot ${latest.id.slice(0, 8)}`),
+  }
+  return { image, stream }
 }

@@ -66,6 +66,22 @@ export class RepositoryWriter {
     return ref
   }
 
+  /**
+   * Whether a stream stored by an earlier snapshot can be referenced again without reading
+   * it: its chunk lists are indexed. Its chunks are trusted to be there too, as the earlier
+   * snapshot references them and pruning, which alone deletes, cannot run during a write.
+   */
+  canReuse(ref: StreamRef): boolean {
+    return ref.lists.every((id) => this.index.has(id))
+  }
+
+  /** References a stream stored by an earlier snapshot (checked with `canReuse`), storing nothing. */
+  reuseStream(ref: StreamRef): StreamRef {
+    this.stats.size += ref.size
+    this.stats.chunks += ref.chunks
+    return ref
+  }
+
   /** Makes the snapshot visible: flush packs, write the index, then the manifest. */
   async commitSnapshot(draft: SnapshotDraft, streams: StreamRef[]): Promise<Snapshot> {
     await this.flush()

@@ -28,6 +28,29 @@ export interface TableInfo {
   rows: number
 }
 
+/**
+ * A stream stored unchanged by the parent snapshot: the backup references the parent's
+ * stored stream of the same name instead of reading anything (see `ParentImage`).
+ */
+export interface ParentStream {
+  name: string
+  sameAsParent: true
+}
+
+/**
+ * The resource's previous snapshot, handed to sources that can skip what has not changed
+ * since (capabilities.reusesParent). Its streams are those the repository still holds whole.
+ */
+export interface ParentImage {
+  /** The parent snapshot's id, for the new snapshot's details. */
+  id: string
+  details: Record<string, string | number | boolean>
+  /** Whether the parent has a stream of this name that a new snapshot may reference as it is. */
+  has(name: string): boolean
+  /** One of the parent's streams, read back from the repository (NotFoundError when `has` is false). */
+  read(name: string): AsyncIterable<Uint8Array>
+}
+
 /** A consistent image of a resource at one Position. */
 export interface SourceImage {
   position: Position
@@ -36,7 +59,7 @@ export interface SourceImage {
   /** Source-specific facts a restore needs (page size, journal mode, server version). */
   details: Record<string, string | number | boolean>
   /** Streams are consumed in order, each to its end, before the next is requested. */
-  streams: AsyncIterable<NamedStream>
+  streams: AsyncIterable<NamedStream | ParentStream>
 }
 
 /** What a restore reads back from the repository: the same streams, in the same order. */
@@ -82,6 +105,14 @@ export interface SourceCapabilities {
   exactTransactionBoundaries: boolean
   /** File formats a restore can write instead of a live target (`restore --format`). */
   formats?: 'sql'[]
+  /** Whether a snapshot can reference unchanged streams of the previous one (`snapshot({ parent })`). */
+  reusesParent?: boolean
+}
+
+export interface SnapshotOptions {
+  signal?: AbortSignal
+  /** The previous snapshot, for sources that reuse it (capabilities.reusesParent); absent for a full read. */
+  parent?: ParentImage
 }
 
 /** An open source: the adapter for one resource. */
@@ -92,7 +123,7 @@ export interface Source {
    * consumes its streams, even while applications keep writing; resources held for it
    * are released when the last stream ends or the iteration is abandoned.
    */
-  snapshot(opts?: { signal?: AbortSignal }): Promise<SourceImage>
+  snapshot(opts?: SnapshotOptions): Promise<SourceImage>
   /**
    * Writes an image into target. Refuses (RefusedError) an existing, non-empty target
    * unless `force`; never leaves a half-written target where the user will look.

@@ -30,7 +30,9 @@ async function withoutScripts(admin: Redis, db: number): Promise<Redis> {
 async function image(client: Redis, address: RedisAddress) {
   const snapshot = await snapshotRedis(client, address, undefined)
   const parts: Buffer[] = []
-  for await (const stream of snapshot.streams) for await (const part of stream.data) parts.push(Buffer.from(part))
+  for await (const stream of snapshot.streams) {
+    if ('data' in stream) for await (const part of stream.data) parts.push(Buffer.from(part))
+  }
   return { bytes: Buffer.concat(parts), details: snapshot.details, tables: snapshot.tables }
 }
 

@@ -35,11 +35,12 @@ describe('redis source', () => {
     const dst = await testDb(12)
     const dir = await setup(11)
     await seedEveryType(src)
-    await src.set('ephemeral', 'gone soon', 'PX', 1000)
+    // Long enough to outlast the backup command's start on a loaded machine.
+    await src.set('ephemeral', 'gone soon', 'PX', 3000)
     const backup = (await ok(dir, 'backup', 'cache', '--json')).json<{ snapshots: { tables: unknown[] }[] }>()
     expect(backup.snapshots[0]!.tables).toContainEqual({ name: 'stream', rows: 2 })
     expect(backup.snapshots[0]!.tables).toContainEqual({ name: 'string', rows: 6 })
-    await sleep(1000)
+    await sleep(3000)
     await ok(dir, 'restore', 'cache', '--to', redisUrl(12), '--json')
 
     expect(await dst.exists('ephemeral')).toBe(0)
@@ -91,7 +92,7 @@ describe('redis source', () => {
     const dst = await testDb(14)
     await seedEveryType(src)
     await src.del('stream:events', 'stream:empty')
-    const dir = await setup(11)
+    const dir = await setup(11, '    form: portable\n')
     await ok(dir, 'backup', 'cache')
     const exported = await ok(dir, 'export', 'cache', '--format', 'json')
     const entries = JSON.parse(exported.stdout) as { key: unknown; type: string; value: unknown; ttl: number | null }[]
@@ -117,6 +118,13 @@ describe('redis source', () => {
     const again = await drkit(dir, 'import', 'cache', file)
     expect(again.code).toBe(1)
     expect(again.stderr).toContain('is not empty')
+
+    // The default form holds DUMP payloads, which only a server reads: export says what to do.
+    const dumped = await setup(11)
+    await ok(dumped, 'backup', 'cache')
+    const refused = await drkit(dumped, 'export', 'cache', '--format', 'json')
+    expect(refused.code).toBe(1)
+    expect(refused.stderr).toContain('form: portable')
     await ok(dir, 'import', 'cache', file, '--force')
   })
 

@@ -10,12 +10,14 @@ import { formatBytes, formatMs, formatTable } from '../output.js'
 
 const command: Command = {
   summary: 'take snapshots now (every resource, or those named)',
-  usage: 'drkit backup [RESOURCE...] [--wait DURATION] [--json]',
+  usage: 'drkit backup [RESOURCE...] [--wait DURATION] [--read-all] [--json]',
   help:
     'A second backup of the same resource fails at once, naming the holder, unless --wait gives it time.\n' +
+    'A files resource reads only the files whose size, mtime, ctime or inode changed since its last\n' +
+    'snapshot; --read-all reads every file again.\n' +
     'Every named resource is tried even when one fails; a failure sends the alert backup.failed to the\n' +
     "plan's notifiers, and the next successful backup of that resource resolves it. Exits 1 if any failed.",
-  options: { wait: { type: 'string' } },
+  options: { wait: { type: 'string' }, 'read-all': { type: 'boolean' } },
   async run({ values, positionals }, { out, config }) {
     const ctx = await openContext({ config })
     try {
@@ -28,7 +30,7 @@ const command: Command = {
       for (const name of names) {
         out.info(`backing up ${name}…`)
         try {
-          const { snapshot } = await backup(ctx, name, { waitMs })
+          const { snapshot } = await backup(ctx, name, { waitMs, readAll: values['read-all'] === true })
           alerts.resolve('backup.failed', name, `snapshot ${shortId(snapshot.id)} of ${name} taken`)
           results.push({
             resource: name,

@@ -32,10 +32,10 @@ export const files: SourceDefinition<FilesConfig> = {
     const resolveTarget = (target: string) => resolve(ctx.baseDir, target)
     const excluded = matchAny(config.exclude ?? [])
     const source: Source = {
-      capabilities: { capture: false, partialRestore: 'paths', exactTransactionBoundaries: false },
-      async snapshot() {
+      capabilities: { capture: false, partialRestore: 'paths', exactTransactionBoundaries: false, reusesParent: true },
+      async snapshot(opts) {
         await checkIsDirectory(root, ctx.resource)
-        return snapshotFiles(root, excluded)
+        return snapshotFiles(root, excluded, opts?.parent)
       },
       restore: (image, target, opts) => restoreFiles(image, resolveTarget(target), root, opts),
       async fingerprint(of, opts) {

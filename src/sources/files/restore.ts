@@ -4,9 +4,8 @@ import { dirname, join } from 'node:path'
 import { DrkitError, IntegrityError, NotFoundError, PlanError } from '../../errors.js'
 import type { RestoreOptions, RestoreResult, StoredImage } from '../source.js'
 import { matchPathOrAncestor } from './pattern.js'
-import { maxChangedPaths } from './snapshot.js'
 import { checkTarget, makeStaging, moveIntoPlace } from './target.js'
-import { fileStreamName, parseTree, type TreeEntry } from './tree.js'
+import { fileStreamName, maxChangedPaths, parseTree, type TreeEntry } from './tree.js'
 
 /**
  * Restores a files snapshot into a new directory: whole, or only the entries matching

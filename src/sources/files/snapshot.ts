@@ -1,15 +1,14 @@
 import { constants } from 'node:fs'
 import { type FileHandle, open, stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { NamedStream, SourceImage, TableInfo } from '../source.js'
+import type { NamedStream, ParentImage, ParentStream, SourceImage, TableInfo } from '../source.js'
+import { unchangedSince } from './parent.js'
 import type { PathMatcher } from './pattern.js'
-import { fileStreamName, formatTreeLine } from './tree.js'
+import { fileStreamName, formatTreeLine, maxChangedPaths } from './tree.js'
 import { cannotRead, isGone, type WalkedEntry, type WalkReport, walkTree } from './walk.js'
 
 /** Files are read, and the listing is handed on, in blocks of up to this size. */
 const blockSize = 1024 * 1024
-/** At most this many changed paths are named in the snapshot's details; the count is always exact. */
-export const maxChangedPaths = 100
 
 /**
  * An image of a directory tree: first the listing (stream `tree`), then one `cdc` stream
@@ -21,14 +20,28 @@ export const maxChangedPaths = 100
  * size the walk saw, and a file whose size, mtime or inode differs after the read (or that
  * vanished) is counted in `details.changedFiles` and named in `details.changedPaths`. The
  * counts in `details` and `tables` are filled in as the streams are consumed.
+ *
+ * With a parent snapshot, a file that has not changed since (see `unchangedSince`) is not
+ * read: its stream is the parent's, and `details.reusedFiles` counts such files.
  */
-export async function snapshotFiles(root: string, excluded: PathMatcher): Promise<SourceImage> {
+export async function snapshotFiles(root: string, excluded: PathMatcher, parent?: ParentImage): Promise<SourceImage> {
   const time = new Date().toISOString()
   const rootStat = await stat(root, { bigint: true })
-  const details = { files: 0, dirs: 0, symlinks: 0, bytes: 0, changedFiles: 0, changedPaths: '[]', skipped: 0 }
+  const unchanged = await unchangedSince(parent)
+  const details = {
+    files: 0,
+    dirs: 0,
+    symlinks: 0,
+    bytes: 0,
+    changedFiles: 0,
+    changedPaths: '[]',
+    skipped: 0,
+    reusedFiles: 0,
+    ...(parent ? { parent: parent.id } : {}),
+  }
   const tables: TableInfo[] = [{ name: 'files', rows: 0 }]
   const report: WalkReport = { vanished: [], skipped: [] }
-  const files: WalkedEntry[] = []
+  const files: { entry: WalkedEntry; reuse: boolean }[] = []
   const changed: string[] = []
   const noteChanged = (path: string) => {
     changed.push(path)
@@ -39,12 +52,15 @@ export async function snapshotFiles(root: string, excluded: PathMatcher): Promis
   async function* listing(): AsyncIterable<Uint8Array> {
     let block = formatTreeLine({ drkitTree: 1, mode: Number(rootStat.mode & 0o7777n), mtimeNs: `${rootStat.mtimeNs}` })
     for await (const entry of walkTree(root, excluded, report)) {
-      const { ino: _, ...listed } = entry
-      block += formatTreeLine(listed)
+      const { ino, ctimeNs, ...listed } = entry
+      block += formatTreeLine(entry.type === 'file' ? { ...listed, ctimeNs, ino: `${ino}` } : listed)
       tables[0]!.rows++
       if (entry.type === 'file') {
-        files.push(entry)
+        const reuse = unchanged(entry)
+        files.push({ entry, reuse })
         details.files++
+        details.bytes += entry.size
+        if (reuse) details.reusedFiles++
       } else if (entry.type === 'dir') details.dirs++
       else details.symlinks++
       if (block.length >= blockSize) {
@@ -57,11 +73,14 @@ export async function snapshotFiles(root: string, excluded: PathMatcher): Promis
     for (const path of report.vanished) noteChanged(path)
   }
 
-  async function* streams(): AsyncIterable<NamedStream> {
+  async function* streams(): AsyncIterable<NamedStream | ParentStream> {
     yield { name: 'tree', chunking: { kind: 'cdc' }, data: listing() }
     // The listing is consumed to its end before this point: `files` is complete.
-    for (const file of files) {
-      yield { name: fileStreamName(file.path), chunking: { kind: 'cdc' }, data: readFile(root, file, noteChanged) }
+    for (const { entry, reuse } of files) {
+      const name = fileStreamName(entry.path)
+      yield reuse
+        ? { name, sameAsParent: true }
+        : { name, chunking: { kind: 'cdc' }, data: readFile(root, entry, noteChanged) }
     }
   }
 

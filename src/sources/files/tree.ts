@@ -9,6 +9,9 @@
  */
 import { IntegrityError } from '../../errors.js'
 
+/** At most this many changed paths are named in a snapshot's details; the count is always exact. */
+export const maxChangedPaths = 100
+
 export type EntryType = 'file' | 'dir' | 'symlink'
 
 export interface TreeEntry {
@@ -23,6 +26,13 @@ export interface TreeEntry {
   size: number
   /** A symlink's target, exactly as stored (it may point anywhere: it is never followed). */
   target?: string
+  /**
+   * A regular file's status change time (ns, decimal) and inode number (decimal) as of the
+   * walk: with size and mtime, what tells the next snapshot the file has not changed. Restores
+   * ignore them; listings written before they existed lack them.
+   */
+  ctimeNs?: string
+  ino?: string
 }
 
 export interface TreeHeader {

@@ -5,8 +5,10 @@ import type { PathMatcher } from './pattern.js'
 import type { TreeEntry } from './tree.js'
 
 /** A walked entry: the listing's fields, plus what tells a file that changed while it was read. */
-export interface WalkedEntry extends TreeEntry {
+export interface WalkedEntry extends Omit<TreeEntry, 'ino' | 'ctimeNs'> {
   ino: bigint
+  /** Status change time in nanoseconds since the epoch, as a decimal string. */
+  ctimeNs: string
 }
 
 export interface WalkReport {
@@ -58,7 +60,8 @@ export async function* walkTree(
     }
     const mode = Number(st.mode & 0o7777n)
     const size = type === 'file' ? Number(st.size) : 0
-    yield { path, type, mode, mtimeNs: st.mtimeNs.toString(), size, ino: st.ino, ...(target ? { target } : {}) }
+    const times = { mtimeNs: st.mtimeNs.toString(), ctimeNs: st.ctimeNs.toString() }
+    yield { path, type, mode, ...times, size, ino: st.ino, ...(target ? { target } : {}) }
     if (type === 'dir') yield* walkTree(root, excluded, report, path)
   }
 }

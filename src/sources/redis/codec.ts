@@ -1,4 +1,4 @@
-import { IntegrityError } from '../../errors.js'
+import { DrkitError, IntegrityError } from '../../errors.js'
 
 /**
  * The record format of a Redis image: a header, then one length-prefixed binary record per
@@ -123,6 +123,12 @@ class Reader {
 
 function decodeBody(buf: Buffer): KeyRecord {
   const r = new Reader(buf)
+  if (buf.readUInt8(0) >= 16 && buf.readUInt8(0) < 16 + redisTypes.length) {
+    throw new DrkitError(
+      'this snapshot holds values as DUMP payloads (`form: dump`), which only a Redis server reads',
+      'Restore it into Redis instead; for a portable copy (JSON export), set `form: portable` on the resource and back up again.',
+    )
+  }
   const type = redisTypes[buf.readUInt8(0)]
   r.at = 1
   const key = r.bytes()

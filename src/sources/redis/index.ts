@@ -8,6 +8,7 @@ import { PlanError } from '../../errors.js'
 import type { Source, SourceDefinition } from '../source.js'
 import { connectRedis, parseRedisUrl, targetUrl } from './client.js'
 import { fingerprintRedis } from './fingerprint.js'
+import { RawConnection } from './raw.js'
 import { restoreRedis } from './restore.js'
 import { snapshotRedis } from './snapshot.js'
 
@@ -17,6 +18,11 @@ export const redisConfig = z
     url: z.string().min(1),
     /** Key patterns (SCAN MATCH globs); every key when absent. */
     keys: z.array(z.string().min(1)).min(1).optional(),
+    /**
+     * How snapshots hold values: `dump`, the server's DUMP payloads (fast and exact, restore into
+     * the same or a newer Redis), or `portable` records (restore into any version; needed by export).
+     */
+    form: z.enum(['dump', 'portable']).default('dump'),
   })
   .strict()
 
@@ -28,6 +34,8 @@ export const redis: SourceDefinition<RedisConfig> = {
   async open(config, ctx) {
     const address = parseRedisUrl(config.url, ctx.resource)
     let client: Promise<Redis> | undefined
+    /** The bare connection dump-form snapshots read with (raw.ts). */
+    let raw: RawConnection | undefined
     const live = () => {
       client ??= connectRedis(address, ctx.resource)
       return client
@@ -50,17 +58,30 @@ export const redis: SourceDefinition<RedisConfig> = {
     }
     const source: Source = {
       capabilities: { capture: false, partialRestore: 'keys', exactTransactionBoundaries: false },
-      snapshot: async () => snapshotRedis(await live(), address, config.keys),
+      async snapshot() {
+        const c = await live()
+        if (config.form === 'portable') return snapshotRedis(c, address, config.keys)
+        raw ??= await RawConnection.open(address, ctx.resource)
+        return snapshotRedis(c, address, config.keys, raw)
+      },
       restore(image, target, opts = {}) {
         if (opts.where !== undefined) throw new PlanError('--where does not apply to Redis; select keys with --keys')
         if (opts.changes) throw new PlanError('Redis has no change capture: restore a snapshot')
-        return withTarget(target, (c, to) => restoreRedis(image, c, to, { ...opts, keys: opts.tables }))
+        return withTarget(target, async (c, to) => {
+          const bare = image.details.form === 'dump' ? await RawConnection.open(to, 'the restore target') : undefined
+          try {
+            return await restoreRedis(image, c, to, { ...opts, keys: opts.tables, raw: bare })
+          } finally {
+            bare?.close()
+          }
+        })
       },
       async fingerprint(of, opts) {
         if (of === 'source') return fingerprintRedis(await live(), config.keys, opts?.tables)
         return withTarget(of.target, (c) => fingerprintRedis(c, config.keys, opts?.tables), false)
       },
       async close() {
+        raw?.close()
         const c = await client?.catch(() => undefined)
         await c?.quit().catch(() => c.disconnect())
       },

@@ -3,12 +3,17 @@ import type { RestoreOptions, RestoreResult, StoredImage } from '../source.js'
 import { fitsScript, ScriptWriter } from './batch-write.js'
 import type { RedisAddress, RedisClient } from './client.js'
 import { damagedRecord, decodeRecord, recordBodies } from './codec.js'
+import { checkTargetReads, dumpPayload, isDumpRecord } from './dump.js'
+import { DumpWriter } from './dump-write.js'
 import { matchesPattern } from './keys.js'
+import type { RawConnection } from './raw.js'
 import { RecordWriter } from './write.js'
 
 export interface RedisRestoreOptions extends RestoreOptions {
   /** Restore only keys matching one of these patterns. */
   keys?: string[]
+  /** A bare connection to the target, for DUMP payloads (without one they go through `client`'s pipelines). */
+  raw?: RawConnection
 }
 
 export interface RedisRestoreResult extends RestoreResult {
@@ -25,6 +30,8 @@ export interface RedisRestoreResult extends RestoreResult {
  *
  * Records are looked at raw (type, key, expiry) and, where the server runs scripts, most go
  * to it as they are stored (batch-write.ts); the others are decoded and pipelined (write.ts).
+ * DUMP payloads (dump.ts) go with `RESTORE ... REPLACE`, in scripts too where the server runs
+ * them, after checking that the target reads their RDB version.
  */
 export async function restoreRedis(
   image: StoredImage,
@@ -35,7 +42,11 @@ export async function restoreRedis(
   await checkEmpty(client, target, opts.force)
   const writer = new RecordWriter(client, target.label)
   const scripts = new ScriptWriter(client, target.label)
+  const dumps = opts.raw ? new DumpWriter(opts.raw, target.label) : undefined
   const scripted = await scripts.usable()
+  if (opts.raw && typeof image.details.rdbVersion === 'number') {
+    await checkTargetReads(opts.raw, image.details.rdbVersion, target.label, String(image.details.redisVersion))
+  }
   let bytes = 0
   let skipped = 0
   let viaScript = 0
@@ -62,7 +73,12 @@ export async function restoreRedis(
         expired++
         continue
       }
-      if (scripted && fitsScript(body)) {
+      if (isDumpRecord(body)) {
+        const payload = dumpPayload(body, keyLength)
+        if (!payload) throw damagedRecord(context, index - 1, 'its DUMP payload does not fill it')
+        if (dumps) await dumps.add(key, payload, ttl)
+        else await writer.addDump(key, payload, ttl)
+      } else if (scripted && fitsScript(body)) {
         await scripts.add(body, ttl)
         viaScript++
       } else await writer.add(decodeRecord(body, context, index - 1), ttl)
@@ -70,8 +86,14 @@ export async function restoreRedis(
   }
   await scripts.flush()
   await scripts.settle()
+  await dumps?.flush()
+  await dumps?.settle()
   await writer.flush()
-  const counts = { keys: writer.written + viaScript, expired: writer.expired + expired, skipped }
+  const counts = {
+    keys: writer.written + viaScript + (dumps?.written ?? 0),
+    expired: writer.expired + expired,
+    skipped,
+  }
   return { target: `redis://${target.label}`, bytes, ...counts, counts }
 }
 

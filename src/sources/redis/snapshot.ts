@@ -2,7 +2,9 @@ import type { NamedStream, SourceImage, TableInfo } from '../source.js'
 import { BatchReader, type EncodedBatch } from './batch-read.js'
 import { type RedisAddress, type RedisClient, serverVersion } from './client.js'
 import { formatName, header, type RedisType, redisTypes } from './codec.js'
+import { DumpReader } from './dump-read.js'
 import { scanKeys } from './keys.js'
+import type { RawConnection } from './raw.js'
 
 export const consistency =
   'scan: not a point-in-time image; each key is read atomically, but keys written while the scan ran may appear ' +
@@ -13,11 +15,17 @@ export const consistency =
  * SCAN batch at a time (memory holds two batches: the next one is read from the server
  * while the repository stores the current one). Counts per type fill `tables` and
  * `details` as the stream is read: the backup reads them after the stream's end.
+ *
+ * Given a bare connection (`dump`), keys are stored as DUMP payloads (dump.ts) where the
+ * server allows DUMP, in portable records otherwise. `details.form` says which form the
+ * image holds (`dump` as soon as one key is), `details.dumpKeys` how many keys are payloads
+ * and `details.rdbVersion` their RDB version.
  */
 export async function snapshotRedis(
   client: RedisClient,
   address: RedisAddress,
   patterns: string[] | undefined,
+  dump?: RawConnection,
 ): Promise<SourceImage> {
   const started = Date.now()
   const tables: TableInfo[] = []
@@ -32,11 +40,24 @@ export async function snapshotRedis(
   const counts = new Map<RedisType, number>(redisTypes.map((t) => [t, 0]))
   async function* data(): AsyncIterable<Uint8Array> {
     yield header
-    const reader = new BatchReader(client)
+    const portable = new BatchReader(client)
+    let dumps = dump ? new DumpReader(dump) : undefined
+    const read = async (keys: Buffer[]): Promise<EncodedBatch> => {
+      const dumped = await dumps?.read(keys)
+      if (!dumped) {
+        // DUMP refused on the first batch: the whole image is portable.
+        dumps = undefined
+        return portable.read(keys)
+      }
+      if (dumped.others.length === 0) return dumped.batch
+      const rest = await portable.read(dumped.others)
+      for (const [type, n] of rest.counts) dumped.batch.counts.set(type, (dumped.batch.counts.get(type) ?? 0) + n)
+      return { records: Buffer.concat([dumped.batch.records, rest.records]), counts: dumped.batch.counts }
+    }
     const batches = scanKeys(client, patterns)[Symbol.asyncIterator]()
     const next = async (): Promise<EncodedBatch | undefined> => {
       const r = await batches.next()
-      return r.done ? undefined : reader.read(r.value)
+      return r.done ? undefined : read(r.value)
     }
     let pending = next()
     // Read ahead; an abandoned read-ahead must not end the process with an unhandled rejection.
@@ -50,7 +71,16 @@ export async function snapshotRedis(
     for (const [name, rows] of counts) tables.push({ name, rows })
     details.keyCount = [...counts.values()].reduce((a, b) => a + b, 0)
     details.scanMs = Date.now() - started
-    details.readBy = reader.scripted ? 'script (one EVAL per SCAN batch)' : 'per key (pipelined)'
+    details.readBy = dumps
+      ? 'DUMP and PTTL (one MULTI/EXEC per SCAN batch)'
+      : portable.scripted
+        ? 'script (one EVAL per SCAN batch)'
+        : 'per key (pipelined)'
+    details.form = dumps && dumps.dumped > 0 ? 'dump' : 'portable'
+    if (dumps && dumps.dumped > 0) {
+      details.dumpKeys = dumps.dumped
+      details.rdbVersion = dumps.rdbVersion ?? -1
+    }
   }
   async function* streams(): AsyncIterable<NamedStream> {
     yield { name: 'keys', chunking: { kind: 'cdc' }, data: data() }

@@ -78,6 +78,13 @@ export class RecordWriter {
     if (++this.queued >= slice) await this.flush()
   }
 
+  /** Writes a DUMP payload with `RESTORE ... REPLACE` (dump.ts), for servers without scripting. */
+  async addDump(key: Buffer, payload: Buffer, ttlMs: number | null): Promise<void> {
+    this.pipeline.call('RESTORE', key, ttlMs ?? 0, payload, 'REPLACE')
+    this.written++
+    if (++this.queued >= slice) await this.flush()
+  }
+
   async flush(): Promise<void> {
     if (this.queued === 0) return
     const replies = (await this.pipeline.exec()) ?? []

@@ -1,0 +1,60 @@
+import { DrkitError } from '../../errors.js'
+import type { RawConnection, RawReply } from './raw.js'
+
+/** Keys per batch, payload bytes after which a batch goes early, and batches in flight. */
+const batchKeys = 1000
+const batchBytes = 4 * 1024 * 1024
+const batchesInFlight = 2
+
+/**
+ * Writes DUMP payloads with `RESTORE key ttl payload REPLACE` on the bare connection, a
+ * thousand keys per write, with the next batch sent while the server works on the one
+ * before: the server does little more than RESTORE itself. Failures are reported by the
+ * next `add`, `flush` or `settle`.
+ */
+export class DumpWriter {
+  private commands: (string | Buffer)[][] = []
+  private bytes = 0
+  private readonly inFlight: Promise<void>[] = []
+  written = 0
+
+  constructor(
+    private readonly raw: RawConnection,
+    private readonly where: string,
+  ) {}
+
+  /** Queues a key with its remaining TTL in ms (null: no expiry). */
+  async add(key: Buffer, payload: Buffer, ttlMs: number | null): Promise<void> {
+    this.commands.push(['RESTORE', key, String(ttlMs ?? 0), payload, 'REPLACE'])
+    this.bytes += payload.length
+    if (this.commands.length >= batchKeys || this.bytes >= batchBytes) await this.flush()
+  }
+
+  /** Sends the queued keys once fewer than `batchesInFlight` batches are unanswered. */
+  async flush(): Promise<void> {
+    while (this.inFlight.length >= batchesInFlight) await this.inFlight.shift()
+    if (this.commands.length === 0) return
+    const commands = this.commands
+    this.commands = []
+    this.bytes = 0
+    const sent = this.raw.send(commands).then((replies) => this.check(replies, commands.length))
+    // Reported when awaited; never an unhandled rejection meanwhile.
+    sent.catch(() => undefined)
+    this.inFlight.push(sent)
+  }
+
+  /** Waits for every batch sent; call after the last flush. */
+  async settle(): Promise<void> {
+    while (this.inFlight.length > 0) await this.inFlight.shift()
+  }
+
+  private check(replies: RawReply[], count: number): void {
+    const failed = replies.find((r) => r instanceof Error)
+    if (failed) {
+      throw new DrkitError(`writing into Redis at ${this.where} failed: ${(failed as Error).message}`, undefined, {
+        cause: failed,
+      })
+    }
+    this.written += count
+  }
+}

@@ -1,0 +1,98 @@
+/**
+ * The dump form of Redis images (dump.ts, raw.ts): DUMP payloads read in one MULTI/EXEC per
+ * SCAN batch and written back with RESTORE. Every type restores exactly (stream consumer
+ * groups too, which the portable form drops), a target that cannot read the payloads'
+ * RDB version is refused before anything is written, and a server that refuses DUMP gets a
+ * portable image. Databases 7 and 10 belong to this file.
+ */
+import { randomBytes } from 'node:crypto'
+import type { Redis } from 'ioredis'
+import { expect, onTestFinished, test } from 'vitest'
+import type { SourceImage, StoredImage } from '../../src/sources/index.js'
+import { parseRedisUrl } from '../../src/sources/redis/client.js'
+import { RawConnection } from '../../src/sources/redis/raw.js'
+import { restoreRedis } from '../../src/sources/redis/restore.js'
+import { snapshotRedis } from '../../src/sources/redis/snapshot.js'
+import { fingerprintOf, redisUrl, seedEveryType, testDb } from '../support/redis.js'
+
+async function bare(url: string): Promise<RawConnection> {
+  const raw = await RawConnection.open(parseRedisUrl(url, 'test'), 'test')
+  onTestFinished(() => raw.close())
+  return raw
+}
+
+/** The image's bytes, read to the end, and its details as they stand then. */
+async function take(image: SourceImage): Promise<StoredImage> {
+  const parts: Buffer[] = []
+  for await (const stream of image.streams) {
+    if ('data' in stream) for await (const part of stream.data) parts.push(Buffer.from(part))
+  }
+  const bytes = Buffer.concat(parts)
+  const streams = (async function* () {
+    yield {
+      name: 'keys',
+      data: (async function* () {
+        yield bytes
+      })(),
+    }
+  })()
+  return { details: { ...image.details }, streams }
+}
+
+async function seed(src: Redis): Promise<void> {
+  await seedEveryType(src)
+  await src.call('XGROUP', 'CREATE', 'stream:events', 'readers', '0')
+  await src.call('XREADGROUP', 'GROUP', 'readers', 'ann', 'COUNT', '1', 'STREAMS', 'stream:events', '>')
+}
+
+test('a dump image restores every type exactly, with consumer groups and TTLs', async () => {
+  const src = await testDb(7)
+  const dst = await testDb(10)
+  await seed(src)
+  const image = await take(
+    await snapshotRedis(src, parseRedisUrl(redisUrl(7), 'test'), undefined, await bare(redisUrl(7))),
+  )
+  expect(image.details).toMatchObject({ form: 'dump', dumpKeys: await src.dbsize() })
+  expect(image.details.rdbVersion).toBeGreaterThan(0)
+
+  const target = parseRedisUrl(redisUrl(10), 'test')
+  const result = await restoreRedis(image, dst, target, { raw: await bare(redisUrl(10)) })
+  expect(result.keys).toBe(await src.dbsize())
+  expect(await fingerprintOf(dst)).toEqual(await fingerprintOf(src))
+  expect(await dst.call('XINFO', 'GROUPS', 'stream:events')).toEqual(await src.call('XINFO', 'GROUPS', 'stream:events'))
+  expect(await dst.pttl('session:a')).toBeGreaterThan(50_000)
+  expect(await dst.pttl('hash:user')).toBe(-1)
+})
+
+test('a target that reads an older RDB version is refused before anything is written', async () => {
+  const src = await testDb(7)
+  const dst = await testDb(10)
+  await seed(src)
+  const image = await take(
+    await snapshotRedis(src, parseRedisUrl(redisUrl(7), 'test'), undefined, await bare(redisUrl(7))),
+  )
+  image.details.rdbVersion = 250
+  const target = parseRedisUrl(redisUrl(10), 'test')
+  await expect(restoreRedis(image, dst, target, { raw: await bare(redisUrl(10)) })).rejects.toThrow(
+    /cannot read this snapshot's values: they are DUMP payloads of RDB version 250/,
+  )
+  expect(await dst.dbsize()).toBe(0)
+})
+
+test('a server that refuses DUMP gets a portable image', async () => {
+  const src = await testDb(7)
+  const dst = await testDb(10)
+  await seed(src)
+  const user = `drkit-nodump-${randomBytes(4).toString('hex')}`
+  const password = randomBytes(12).toString('hex')
+  await src.call('ACL', 'SETUSER', user, 'on', `>${password}`, '~*', '&*', '+@all', '-dump')
+  onTestFinished(async () => {
+    await src.call('ACL', 'DELUSER', user)
+  })
+  const url = `redis://${user}:${password}@127.0.0.1:6379/7`
+  const image = await take(await snapshotRedis(src, parseRedisUrl(url, 'test'), undefined, await bare(url)))
+  expect(image.details).toMatchObject({ form: 'portable' })
+  expect(image.details.dumpKeys).toBeUndefined()
+  await restoreRedis(image, dst, parseRedisUrl(redisUrl(10), 'test'))
+  expect(await fingerprintOf(dst)).toEqual(await fingerprintOf(src))
+})
