@@ -1,7 +1,7 @@
 // @ts-check
 /** A frame worker: compresses frames for writers and opens them for readers, off the main thread. */
 import { parentPort } from 'node:worker_threads'
-import { encode, openFrames } from './frames.js'
+import { encode, openFrames, readRun } from './frames.js'
 
 const port = /** @type {import('node:worker_threads').MessagePort} */ (parentPort)
 
@@ -10,6 +10,12 @@ port.on('message', (task) => {
     if (task.op === 'seal') {
       const stored = encode(task.plain, task.key)
       port.postMessage({ id: task.id, result: stored }, [/** @type {ArrayBuffer} */ (stored.buffer)])
+      return
+    }
+    if (task.op === 'run') {
+      const run = readRun(task.ranges, task.where, task.frames, task.blobs, task.ids, task.key)
+      if (typeof run === 'string') port.postMessage({ id: task.id, error: run, damaged: true })
+      else port.postMessage({ id: task.id, result: run }, [/** @type {ArrayBuffer} */ (run.buffer)])
       return
     }
     // Decoded frames go back without a copy; each blob is a place in one of them.

@@ -49,6 +49,16 @@ export function blobId(plain, key) {
 }
 
 /**
+ * A blob's id as 32 bytes (see blobId).
+ * @param {Uint8Array} plain
+ * @param {Uint8Array} [key] the master key of an encrypted repository
+ * @returns {Buffer}
+ */
+export function blobDigest(plain, key) {
+  return (key ? createHmac('sha256', key.subarray(32, 64)) : createHash('sha256')).update(plain).digest()
+}
+
+/**
  * @param {Uint8Array} plain
  * @param {Uint8Array} [key] the master key of an encrypted repository
  * @returns {Uint8Array}
@@ -176,4 +186,60 @@ export function openFrames(bytes, frames, where, key) {
     }
   }
   return { frames: decoded, blobs }
+}
+
+/**
+ * The plaintext of a run of a stream's blobs, in order, from the ranged reads that hold
+ * their frames: each frame is decoded once and each blob checked against its id once,
+ * however often the run repeats it. Descriptions are flat arrays, cheap to post to a worker.
+ * @param {Uint8Array[]} ranges ranged reads of packs
+ * @param {string[]} where names each range's pack in messages
+ * @param {Uint32Array} frames for each frame: its range, its start in the range, its stored length
+ * @param {Uint32Array} blobs for each blob in order: its frame, its start in the frame's plaintext, its length
+ * @param {Uint8Array} ids the blobs' ids, 32 bytes each, in order
+ * @param {Uint8Array} [key] the master key of an encrypted repository
+ * @returns {Uint8Array | string} the blobs one after the other, or why one of them is damaged
+ */
+export function readRun(ranges, where, frames, blobs, ids, key) {
+  let total = 0
+  for (let i = 2; i < blobs.length; i += 3) total += /** @type {number} */ (blobs[i])
+  const out = new Uint8Array(total)
+  /** @type {(Uint8Array | undefined)[]} */
+  const decoded = []
+  /** Blobs already checked, by frame and start: the id they were checked against. */
+  const checked = new Map()
+  let at = 0
+  for (let b = 0, i = 0; i < blobs.length; b++, i += 3) {
+    const f = /** @type {number} */ (blobs[i])
+    const inner = /** @type {number} */ (blobs[i + 1])
+    const end = inner + /** @type {number} */ (blobs[i + 2])
+    const range = /** @type {number} */ (frames[f * 3])
+    const id = ids.subarray(b * 32, b * 32 + 32)
+    let plain = decoded[f]
+    if (!plain) {
+      const start = /** @type {number} */ (frames[f * 3 + 1])
+      const stored = /** @type {Uint8Array} */ (ranges[range]).subarray(
+        start,
+        start + /** @type {number} */ (frames[f * 3 + 2]),
+      )
+      try {
+        plain = decode(stored, `a frame of ${where[range]}`, key)
+      } catch (err) {
+        return /** @type {Error} */ (err).message
+      }
+      decoded[f] = plain
+    }
+    const place = f * 2 ** 32 + inner
+    const seen = checked.get(place)
+    if (!(seen && Buffer.compare(seen, id) === 0)) {
+      if (end > plain.length || Buffer.compare(blobDigest(plain.subarray(inner, end), key), id) !== 0) {
+        const hex = Buffer.from(id).toString('hex', 0, 6)
+        return `chunk ${hex} in ${where[range]} does not match its hash: the stored data is damaged`
+      }
+      checked.set(place, id)
+    }
+    out.set(plain.subarray(inner, end), at)
+    at += end - inner
+  }
+  return out
 }
