@@ -8,6 +8,8 @@ type Task =
   | { op: 'seal'; plain: Uint8Array; key?: Uint8Array }
   | { op: 'open'; bytes: Uint8Array; frames: FrameSpec[]; where: string; key?: Uint8Array }
   | ({ op: 'run'; key?: Uint8Array } & RunSpec)
+  | { op: 'hashRun'; bytes: Uint8Array; lengths: Uint32Array; key?: Uint8Array }
+  | { op: 'sealRun'; bytes: Uint8Array; pieces: Uint32Array; ends: Uint32Array; key?: Uint8Array }
 
 /** A run of a stream's blobs, in order, and the ranged reads that hold them (frames.js `readRun`). */
 export interface RunSpec {
@@ -75,6 +77,24 @@ export class FramePool {
       blobs: [number, number, number][]
     }
     return blobs.map(([frame, start, end]) => decoded[frame]!.subarray(start, end))
+  }
+
+  /**
+   * The ids of blobs laid end to end in `bytes` (32 bytes each), and `bytes` given back.
+   * `bytes` must own its whole buffer, and is handed over.
+   */
+  hashRun(bytes: Uint8Array, lengths: Uint32Array, key?: Uint8Array): Promise<{ ids: Uint8Array; bytes: Uint8Array }> {
+    const transfer = [bytes.buffer as ArrayBuffer]
+    return this.run({ op: 'hashRun', bytes, lengths, key }, transfer) as Promise<{ ids: Uint8Array; bytes: Uint8Array }>
+  }
+
+  /**
+   * Frames cut from pieces of `bytes` (frames.js `sealRun`), in their stored form.
+   * `bytes` must own its whole buffer; everything is handed over.
+   */
+  sealRun(bytes: Uint8Array, pieces: Uint32Array, ends: Uint32Array, key?: Uint8Array): Promise<Uint8Array[]> {
+    const transfer = [bytes, pieces, ends].map((a) => a.buffer as ArrayBuffer)
+    return this.run({ op: 'sealRun', bytes, pieces, ends, key }, transfer) as Promise<Uint8Array[]>
   }
 
   /** The plaintext of a run of blobs, one after the other, each checked against its id. Everything is handed over. */

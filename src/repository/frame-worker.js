@@ -1,7 +1,7 @@
 // @ts-check
 /** A frame worker: compresses frames for writers and opens them for readers, off the main thread. */
 import { parentPort } from 'node:worker_threads'
-import { encode, openFrames, readRun } from './frames.js'
+import { encode, hashRun, openFrames, readRun, sealRun } from './frames.js'
 
 const port = /** @type {import('node:worker_threads').MessagePort} */ (parentPort)
 
@@ -10,6 +10,20 @@ port.on('message', (task) => {
     if (task.op === 'seal') {
       const stored = encode(task.plain, task.key)
       port.postMessage({ id: task.id, result: stored }, [/** @type {ArrayBuffer} */ (stored.buffer)])
+      return
+    }
+    if (task.op === 'hashRun') {
+      const ids = hashRun(task.bytes, task.lengths, task.key)
+      const result = { ids, bytes: task.bytes }
+      port.postMessage({ id: task.id, result }, [/** @type {ArrayBuffer} */ (ids.buffer), task.bytes.buffer])
+      return
+    }
+    if (task.op === 'sealRun') {
+      const stored = sealRun(task.bytes, task.pieces, task.ends, task.key)
+      port.postMessage(
+        { id: task.id, result: stored },
+        stored.map((f) => /** @type {ArrayBuffer} */ (f.buffer)),
+      )
       return
     }
     if (task.op === 'run') {
