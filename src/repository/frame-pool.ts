@@ -7,6 +7,18 @@ import type { FrameSpec } from './frames.js'
 type Task =
   | { op: 'seal'; plain: Uint8Array; key?: Uint8Array }
   | { op: 'open'; bytes: Uint8Array; frames: FrameSpec[]; where: string; key?: Uint8Array }
+  | ({ op: 'run'; key?: Uint8Array } & RunSpec)
+  | { op: 'hashRun'; bytes: Uint8Array; lengths: Uint32Array; key?: Uint8Array }
+  | { op: 'sealRun'; bytes: Uint8Array; pieces: Uint32Array; ends: Uint32Array; key?: Uint8Array }
+
+/** A run of a stream's blobs, in order, and the ranged reads that hold them (frames.js `readRun`). */
+export interface RunSpec {
+  ranges: Uint8Array[]
+  where: string[]
+  frames: Uint32Array
+  blobs: Uint32Array
+  ids: Uint8Array
+}
 
 /**
  * Worker threads that compress and open frames, so that hashing and I/O on the main
@@ -16,7 +28,12 @@ type Task =
 export class FramePool {
   private static instance: FramePool | undefined
   private readonly workers: Worker[] = []
-  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>()
+  /** Tasks each worker has not answered yet: a new task goes to the least busy one. */
+  private readonly queued: number[] = []
+  private readonly pending = new Map<
+    number,
+    { resolve: (v: unknown) => void; reject: (e: Error) => void; worker: number }
+  >()
   private nextTask = 0
 
   static shared(): FramePool {
@@ -36,6 +53,7 @@ export class FramePool {
       worker.on('error', (err) => this.failAll(err))
       worker.unref()
       this.workers.push(worker)
+      this.queued.push(0)
     }
   }
 
@@ -61,13 +79,39 @@ export class FramePool {
     return blobs.map(([frame, start, end]) => decoded[frame]!.subarray(start, end))
   }
 
+  /**
+   * The ids of blobs laid end to end in `bytes` (32 bytes each), and `bytes` given back.
+   * `bytes` must own its whole buffer, and is handed over.
+   */
+  hashRun(bytes: Uint8Array, lengths: Uint32Array, key?: Uint8Array): Promise<{ ids: Uint8Array; bytes: Uint8Array }> {
+    const transfer = [bytes.buffer as ArrayBuffer]
+    return this.run({ op: 'hashRun', bytes, lengths, key }, transfer) as Promise<{ ids: Uint8Array; bytes: Uint8Array }>
+  }
+
+  /**
+   * Frames cut from pieces of `bytes` (frames.js `sealRun`), in their stored form.
+   * `bytes` must own its whole buffer; everything is handed over.
+   */
+  sealRun(bytes: Uint8Array, pieces: Uint32Array, ends: Uint32Array, key?: Uint8Array): Promise<Uint8Array[]> {
+    const transfer = [bytes, pieces, ends].map((a) => a.buffer as ArrayBuffer)
+    return this.run({ op: 'sealRun', bytes, pieces, ends, key }, transfer) as Promise<Uint8Array[]>
+  }
+
+  /** The plaintext of a run of blobs, one after the other, each checked against its id. Everything is handed over. */
+  readRun(spec: RunSpec, key?: Uint8Array): Promise<Uint8Array> {
+    const ranges = spec.ranges.map(compact)
+    const transfer = [...ranges, spec.frames, spec.blobs, spec.ids].map((a) => a.buffer as ArrayBuffer)
+    return this.run({ op: 'run', ...spec, ranges, key }, transfer) as Promise<Uint8Array>
+  }
+
   private run(task: Task, transfer: ArrayBuffer[] = []): Promise<unknown> {
     const id = this.nextTask++
-    const worker = this.workers[id % this.workers.length]!
+    const chosen = this.queued.indexOf(Math.min(...this.queued))
+    this.queued[chosen]!++
     if (this.pending.size === 0) for (const w of this.workers) w.ref()
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject })
-      worker.postMessage({ ...task, id }, transfer)
+      this.pending.set(id, { resolve, reject, worker: chosen })
+      this.workers[chosen]!.postMessage({ ...task, id }, transfer)
     })
   }
 
@@ -75,6 +119,7 @@ export class FramePool {
     const waiting = this.pending.get(m.id)
     if (!waiting) return
     this.pending.delete(m.id)
+    this.queued[waiting.worker]!--
     if (this.pending.size === 0) for (const w of this.workers) w.unref()
     if (m.damaged) waiting.reject(new IntegrityError(m.error!))
     else if (m.error !== undefined) waiting.reject(new InternalError(`a frame worker failed: ${m.error}`))
@@ -84,6 +129,7 @@ export class FramePool {
   private failAll(err: Error): void {
     for (const { reject } of this.pending.values()) reject(new InternalError(`a frame worker died: ${err.message}`))
     this.pending.clear()
+    this.queued.fill(0)
   }
 }
 

@@ -1,7 +1,7 @@
 // @ts-check
 /** A frame worker: compresses frames for writers and opens them for readers, off the main thread. */
 import { parentPort } from 'node:worker_threads'
-import { encode, openFrames } from './frames.js'
+import { encode, hashRun, openFrames, readRun, sealRun } from './frames.js'
 
 const port = /** @type {import('node:worker_threads').MessagePort} */ (parentPort)
 
@@ -10,6 +10,26 @@ port.on('message', (task) => {
     if (task.op === 'seal') {
       const stored = encode(task.plain, task.key)
       port.postMessage({ id: task.id, result: stored }, [/** @type {ArrayBuffer} */ (stored.buffer)])
+      return
+    }
+    if (task.op === 'hashRun') {
+      const ids = hashRun(task.bytes, task.lengths, task.key)
+      const result = { ids, bytes: task.bytes }
+      port.postMessage({ id: task.id, result }, [/** @type {ArrayBuffer} */ (ids.buffer), task.bytes.buffer])
+      return
+    }
+    if (task.op === 'sealRun') {
+      const stored = sealRun(task.bytes, task.pieces, task.ends, task.key)
+      port.postMessage(
+        { id: task.id, result: stored },
+        stored.map((f) => /** @type {ArrayBuffer} */ (f.buffer)),
+      )
+      return
+    }
+    if (task.op === 'run') {
+      const run = readRun(task.ranges, task.where, task.frames, task.blobs, task.ids, task.key)
+      if (typeof run === 'string') port.postMessage({ id: task.id, error: run, damaged: true })
+      else port.postMessage({ id: task.id, result: run }, [/** @type {ArrayBuffer} */ (run.buffer)])
       return
     }
     // Decoded frames go back without a copy; each blob is a place in one of them.

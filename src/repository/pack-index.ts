@@ -66,6 +66,29 @@ export class PackIndex {
     return this.slots.get(key)
   }
 
+  /**
+   * Where the blob in `slot` is, written into `out` from `at` on, without an object per
+   * blob: the pack's number (see `packId`), the frame's offset and stored length, the blob's
+   * start in the frame's plaintext and its length.
+   */
+  placeOfSlot(slot: number, out: Uint32Array, at: number): void {
+    out[at] = this.columns.pack[slot]!
+    out[at + 1] = this.columns.offset[slot]!
+    out[at + 2] = this.columns.length[slot]!
+    out[at + 3] = this.frames.inner[slot]!
+    out[at + 4] = this.frames.rawLength[slot]!
+  }
+
+  /** The plaintext length of the blob in `slot`. */
+  rawLengthOfSlot(slot: number): number {
+    return this.frames.rawLength[slot]!
+  }
+
+  /** The id of the pack numbered `pack` by `placeOfSlot`. */
+  packId(pack: number): string {
+    return this.packs[pack]!
+  }
+
   /** Every blob as its compact key and slot, without building an object per blob. */
   slotEntries(): IterableIterator<[key: string, slot: number]> {
     return this.slots.entries()

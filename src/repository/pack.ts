@@ -102,6 +102,16 @@ export class PackBuilder {
     if (opts.alone || this.openBytes >= frameSize) this.cutFrame()
   }
 
+  /** Adds a frame sealed by the caller, after every blob added so before, with the blobs it holds in order. */
+  addSealed(blobs: { id: string; rawLength: number }[], stored: Promise<Uint8Array>): void {
+    this.cutFrame()
+    // A failure is reported by settle(); until then it must not count as unhandled.
+    stored.catch(() => undefined)
+    const raw = blobs.reduce((n, b) => n + b.rawLength, 0)
+    this.sealing.push({ stored, blobs, raw })
+    this.sealingRaw += raw
+  }
+
   /** Waits until at most `limit` frames are being sealed. */
   async settle(limit: number): Promise<void> {
     while (this.sealing.length > limit) {

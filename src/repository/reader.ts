@@ -8,9 +8,9 @@ import type { StreamRef } from './manifest.js'
 import type { BlobLocation, PackIndex } from './pack-index.js'
 
 /** Read-ahead of a stream, in plaintext bytes: large enough for few big reads, small enough for flat memory. */
-const windowBytes = 8 * 1024 * 1024
-/** Windows loaded ahead of the one being consumed. */
-const windowsAhead = 3
+const windowBytes = 4 * 1024 * 1024
+/** Windows loaded ahead of the one being consumed: enough to keep every frame worker busy. */
+const windowsAhead = 4
 /** Blobs closer than this in a pack are fetched with one ranged read. */
 const coalesceGap = 256 * 1024
 const maxRangeBytes = 4 * 1024 * 1024
@@ -82,27 +82,30 @@ export class BlobReader {
     }
   }
 
-  /** The chunk ids of a stream, in order. */
+  /** The chunk ids of a stream, in order; the next chunk list is read while this one is consumed. */
   async *chunkIds(ref: StreamRef, context: string): AsyncIterable<string> {
-    for (const listId of ref.lists) {
-      const list = Buffer.from(await this.loadOne(listId, context))
+    for await (const list of this.chunkLists(ref, context)) {
       for (let at = 0; at < list.length; at += 32) yield list.toString('hex', at, at + 32)
     }
   }
 
-  /** A stream's plaintext chunks in order, with windows read ahead while earlier ones are consumed. */
+  /**
+   * A stream's plaintext in order, a window (a few MiB) at a time: each window is read and
+   * decoded by one frame worker, and several windows are under way at once, so that every
+   * worker is busy while the caller consumes the oldest.
+   */
   async *readStream(ref: StreamRef, context: string): AsyncIterable<Uint8Array> {
     const windows = this.windows(ref, context)[Symbol.asyncIterator]()
-    const next = async (): Promise<{ ids: string[]; blobs: Map<string, Uint8Array> } | undefined> => {
+    // An async generator answers next() calls in the order they were made, so each load
+    // takes the next window, and the loads of several windows overlap.
+    const load = async (): Promise<Uint8Array | undefined> => {
       const w = await windows.next()
-      return w.done ? undefined : { ids: w.value, blobs: await this.loadMany(w.value, context) }
+      return w.done ? undefined : this.loadWindow(w.value, context)
     }
-    const ahead: Promise<{ ids: string[]; blobs: Map<string, Uint8Array> } | undefined>[] = []
+    const ahead: Promise<Uint8Array | undefined>[] = []
     const fill = () => {
       while (ahead.length < windowsAhead) {
-        // Windows are requested in order, each after the previous one's ids are known.
-        const previous = ahead.at(-1)
-        const loaded = previous ? previous.then((p) => (p ? next() : undefined)) : next()
+        const loaded = load()
         // A failed read-ahead is reported when it is awaited, not as an unhandled rejection.
         loaded.catch(() => undefined)
         ahead.push(loaded)
@@ -111,27 +114,86 @@ export class BlobReader {
     for (;;) {
       fill()
       const current = await ahead.shift()!
-      if (!current) return
-      fill()
-      for (const id of current.ids) yield current.blobs.get(id)!
+      if (current === undefined) return
+      if (current.length > 0) yield current
     }
   }
 
-  private async *windows(ref: StreamRef, context: string): AsyncIterable<string[]> {
-    let ids: string[] = []
-    let bytes = 0
-    for await (const id of this.chunkIds(ref, context)) {
-      ids.push(id)
-      bytes += this.locate(id, context).rawLength
-      if (bytes >= windowBytes) {
-        yield ids
-        ids = []
-        bytes = 0
+  /** The chunk lists of a stream, each read while the one before is consumed. */
+  private async *chunkLists(ref: StreamRef, context: string): AsyncIterable<Buffer> {
+    const lists = ref.lists.map((listId) => () => this.loadOne(listId, context))
+    let next = lists.shift()?.()
+    while (next) {
+      const list = Buffer.from(await next)
+      next = lists.shift()?.()
+      next?.catch(() => undefined)
+      yield list
+    }
+  }
+
+  /** A stream's chunks in runs of about `windowBytes` of plaintext: their ids and index slots. */
+  private async *windows(ref: StreamRef, context: string): AsyncIterable<Window> {
+    let window = emptyWindow()
+    for await (const list of this.chunkLists(ref, context)) {
+      for (let at = 0; at < list.length; at += 32) {
+        const slot = this.index.slotOfKey(list.toString('latin1', at, at + 32))
+        if (slot === undefined) this.locate(list.toString('hex', at, at + 32), context)
+        window.ids.push(list.subarray(at, at + 32))
+        window.slots.push(slot!)
+        window.bytes += this.index.rawLengthOfSlot(slot!)
+        if (window.bytes >= windowBytes) {
+          yield window
+          window = emptyWindow()
+        }
       }
     }
-    if (ids.length > 0) yield ids
+    if (window.slots.length > 0) yield window
+  }
+
+  /** Reads the frames a window needs, in coalesced ranges, and has a frame worker lay out its plaintext. */
+  private async loadWindow(window: Window, context: string): Promise<Uint8Array> {
+    const count = window.slots.length
+    // Per blob: its frame (an index into `found`), its start in the frame's plaintext, its length.
+    const blobs = new Uint32Array(count * 3)
+    const place = new Uint32Array(5)
+    const frameOf = new Map<number, number>()
+    const found: Frame[] = []
+    for (let i = 0; i < count; i++) {
+      this.index.placeOfSlot(window.slots[i]!, place, 0)
+      const key = place[0]! * 2 ** 32 + place[1]!
+      let frame = frameOf.get(key)
+      if (frame === undefined) {
+        const at = { pack: this.index.packId(place[0]!), offset: place[1]!, length: place[2]!, blobs: [] }
+        frame = found.push(at) - 1
+        frameOf.set(key, frame)
+      }
+      blobs.set([frame, place[3]!, place[4]!], i * 3)
+    }
+    const numbers = new Map(found.map((frame, i) => [frame, i]))
+    const ranges = coalesce([...found])
+    // Per frame: its range, its start in the range, its stored length.
+    const frames = new Uint32Array(found.length * 3)
+    ranges.forEach((range, r) => {
+      for (const f of range.frames) frames.set([r, f.offset - range.offset, f.length], numbers.get(f)! * 3)
+    })
+    const bytes = await Promise.all(
+      ranges.map((range) => this.getRange(range.pack, range.offset, range.end - range.offset, context)),
+    )
+    const where = ranges.map((range) => `pack ${range.pack.slice(0, 12)}`)
+    const ids = new Uint8Array(count * 32)
+    for (const [i, id] of window.ids.entries()) ids.set(id, i * 32)
+    return FramePool.shared().readRun({ ranges: bytes, where, frames, blobs, ids }, this.codec.key)
   }
 }
+
+/** A run of a stream's chunks: their ids (views into chunk lists) and index slots. */
+interface Window {
+  ids: Uint8Array[]
+  slots: number[]
+  bytes: number
+}
+
+const emptyWindow = (): Window => ({ ids: [], slots: [], bytes: 0 })
 
 interface Frame {
   pack: string

@@ -6,13 +6,25 @@ import { formatVersion, idsPerListBlob, keys } from './format.js'
 import { FramePool } from './frame-pool.js'
 import { sha256 } from './hash.js'
 import type { ChunkingSpec, Snapshot, SnapshotDraft, SnapshotStats, StreamRef } from './manifest.js'
-import { PackBuilder } from './pack.js'
+import { frameSize, PackBuilder } from './pack.js'
 import { blobKey, encodeIndexFile, encodeIndexRecord, type PackIndex } from './pack-index.js'
 
 /** How many finished packs may be uploading while chunking goes on. */
 const uploadsInFlight = 2
-/** How many frames may be compressing in workers while hashing goes on: enough to keep every worker busy. */
-const framesInFlight = 16
+/** Chunks are hashed in runs of about this much plaintext, each run by one frame worker. */
+const runBytes = 4 * 1024 * 1024
+const maxRunChunks = 4096
+/** Runs being hashed while an earlier one is stored: enough to keep every worker busy. */
+const runsAhead = 3
+/** How many frames may be compressing in workers while hashing goes on: two runs' worth. */
+const framesInFlight = (2 * runBytes) / frameSize
+
+/** A run of chunks laid end to end, with their lengths and ids (32 bytes each), in order. */
+interface HashedRun {
+  bytes: Uint8Array
+  lengths: Uint32Array
+  ids: Uint8Array
+}
 
 /**
  * The write half of a session: chunks go into packs, packs are uploaded as they fill,
@@ -43,24 +55,40 @@ export class RepositoryWriter {
     this.pack = new PackBuilder((plain, handOver) => FramePool.shared().seal(plain, handOver, codec.key), codec)
   }
 
-  /** Stores a stream of chunks (already cut by the caller's chunker) and returns its reference. */
+  /**
+   * Stores a stream of chunks (already cut by the caller's chunker) and returns its reference.
+   * The chunks are handed over: their memory may move to a worker, so the caller must not
+   * use them afterwards (the chunkers yield memory of their own).
+   * Chunks are copied into runs of a few MiB that frame workers hash, several runs at once;
+   * each run's new chunks then go back to a worker to be cut into frames and compressed.
+   */
   async writeStream(name: string, chunking: ChunkingSpec, chunks: AsyncIterable<Uint8Array>): Promise<StreamRef> {
     const ref: StreamRef = { name, chunking, size: 0, chunks: 0, lists: [] }
-    let list = Buffer.alloc(idsPerListBlob * 32)
-    let inList = 0
+    const list = { ids: Buffer.alloc(idsPerListBlob * 32), count: 0 }
+    const hashing: Promise<HashedRun>[] = []
+    let run: Uint8Array[] = []
+    let runLength = 0
+    const startRun = () => {
+      const hashed = this.hashRun(run, runLength)
+      // A failure is reported when the run is stored, not as an unhandled rejection.
+      hashed.catch(() => undefined)
+      hashing.push(hashed)
+      run = []
+      runLength = 0
+    }
     for await (const chunk of chunks) {
-      const id = await this.storeBlob(chunk)
-      list.write(id, inList * 32, 32, 'hex')
-      inList++
-      ref.size += chunk.length
-      ref.chunks++
-      if (inList === idsPerListBlob) {
-        ref.lists.push(await this.storeBlob(list, true))
-        list = Buffer.alloc(idsPerListBlob * 32)
-        inList = 0
+      run.push(chunk)
+      runLength += chunk.length
+      if (runLength >= runBytes || run.length >= maxRunChunks) {
+        startRun()
+        if (hashing.length > runsAhead) await this.storeRun(await hashing.shift()!, ref, list)
       }
     }
-    if (inList > 0 || ref.lists.length === 0) ref.lists.push(await this.storeBlob(list.subarray(0, inList * 32), true))
+    if (run.length > 0) startRun()
+    while (hashing.length > 0) await this.storeRun(await hashing.shift()!, ref, list)
+    if (list.count > 0 || ref.lists.length === 0) {
+      ref.lists.push(await this.storeBlob(list.ids.subarray(0, list.count * 32), true))
+    }
     this.stats.size += ref.size
     this.stats.chunks += ref.chunks
     return ref
@@ -80,6 +108,82 @@ export class RepositoryWriter {
     this.stats.size += ref.size
     this.stats.chunks += ref.chunks
     return ref
+  }
+
+  /**
+   * Has a worker hash a run of chunks laid end to end. Chunks that are already the whole of
+   * one buffer, end to end (the page chunker's batches), move to the worker as they are;
+   * other runs are copied first.
+   */
+  private async hashRun(chunks: Uint8Array[], length: number): Promise<HashedRun> {
+    const lengths = Uint32Array.from(chunks, (c) => c.length)
+    const hashed = await FramePool.shared().hashRun(
+      wholeBuffer(chunks, length) ?? concat(chunks, length),
+      lengths,
+      this.codec.key,
+    )
+    return { ...hashed, lengths }
+  }
+
+  /**
+   * Adds a hashed run's ids to the stream's chunk list, and its chunks that the repository
+   * does not have yet to the pack, in frames that a worker cuts from the run and seals.
+   */
+  private async storeRun(run: HashedRun, ref: StreamRef, list: { ids: Buffer; count: number }): Promise<void> {
+    const ids = Buffer.from(run.ids.buffer, run.ids.byteOffset, run.ids.byteLength)
+    const pieces: number[] = []
+    const ends: number[] = []
+    const frames: { id: string; rawLength: number }[][] = []
+    let frame: { id: string; rawLength: number }[] = []
+    let frameBytes = 0
+    let at = 0
+    for (let i = 0; i < run.lengths.length; i++) {
+      const length = run.lengths[i]!
+      const key = ids.toString('latin1', i * 32, i * 32 + 32)
+      if (this.index.slotOfKey(key) === undefined && !this.sessionBlobs.has(key)) {
+        this.sessionBlobs.add(key)
+        this.stats.newChunks++
+        this.stats.newBytes += length
+        // A chunk that follows the previous one in the same frame extends its piece.
+        if (frame.length > 0 && pieces.at(-1) === at) pieces[pieces.length - 1] = at + length
+        else pieces.push(at, at + length)
+        frame.push({ id: ids.toString('hex', i * 32, i * 32 + 32), rawLength: length })
+        frameBytes += length
+        if (frameBytes >= frameSize) {
+          ends.push(pieces.length / 2)
+          frames.push(frame)
+          frame = []
+          frameBytes = 0
+        }
+      }
+      at += length
+      ids.copy(list.ids, list.count * 32, i * 32, i * 32 + 32)
+      list.count++
+      ref.size += length
+      ref.chunks++
+      if (list.count === idsPerListBlob) {
+        ref.lists.push(await this.storeBlob(Buffer.from(list.ids), true))
+        list.count = 0
+      }
+    }
+    if (frame.length > 0) {
+      ends.push(pieces.length / 2)
+      frames.push(frame)
+    }
+    if (frames.length === 0) return
+    const sealed = FramePool.shared().sealRun(
+      run.bytes,
+      Uint32Array.from(pieces),
+      Uint32Array.from(ends),
+      this.codec.key,
+    )
+    for (const [k, blobs] of frames.entries())
+      this.pack.addSealed(
+        blobs,
+        sealed.then((stored) => stored[k]!),
+      )
+    await this.pack.settle(framesInFlight)
+    if (this.pack.size >= this.packSize) await this.uploadPack()
   }
 
   /** Makes the snapshot visible: flush packs, write the index, then the manifest. */
@@ -153,4 +257,26 @@ export class RepositoryWriter {
   private throwIfUploadFailed(): void {
     if (this.uploadError !== undefined) throw this.uploadError
   }
+}
+
+/** The one buffer that `chunks` are, end to end and whole, if they are. */
+function wholeBuffer(chunks: Uint8Array[], length: number): Uint8Array | undefined {
+  const buffer = chunks[0]?.buffer
+  if (!(buffer instanceof ArrayBuffer) || buffer.byteLength !== length) return undefined
+  let at = 0
+  for (const chunk of chunks) {
+    if (chunk.buffer !== buffer || chunk.byteOffset !== at) return undefined
+    at += chunk.length
+  }
+  return new Uint8Array(buffer)
+}
+
+function concat(chunks: Uint8Array[], length: number): Uint8Array {
+  const bytes = new Uint8Array(length)
+  let at = 0
+  for (const chunk of chunks) {
+    bytes.set(chunk, at)
+    at += chunk.length
+  }
+  return bytes
 }
