@@ -22,8 +22,9 @@ export async function matchImages(
   for (const name of scope) {
     const table = tables.get(name)!
     const mine = images.flatMap((image, i) => (image.table === name ? [i] : []))
-    const types = await columnTypes(c, table)
-    const columns = table.columns.map((col) => `(e._drkit_d->>${literal(col)})::${types.get(col)} AS ${ident(col)}`)
+    const columns = table.columns.map(
+      (col) => `(e._drkit_d->>${literal(col)})::${table.types.get(col)} AS ${ident(col)}`,
+    )
     const sql = `SELECT e._drkit_o::int AS o
       FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(_drkit_d, _drkit_o),
       LATERAL (SELECT ${columns.join(', ')}) AS ${ident(table.pg.name)} WHERE (${where})`
@@ -57,13 +58,4 @@ export async function matchImages(
     )
   }
   return { matches, unfiltered }
-}
-
-async function columnTypes(c: PgClient, table: RowTable): Promise<Map<string, string>> {
-  const { rows } = await c.query<{ name: string; type: string }>(
-    `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type FROM pg_attribute a
-      WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped`,
-    [table.sql],
-  )
-  return new Map(rows.map((r) => [r.name, r.type]))
 }

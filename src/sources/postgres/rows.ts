@@ -22,17 +22,30 @@ export function openPostgresRows(url: string, resource: string): LiveRows & { cl
     return client
   }
   const readAll = async (c: PgClient, tables: Map<string, RowTable>, keys: RowKey[], lock: boolean) => {
-    const found: (Row | null)[] = []
-    for (const { table, key } of keys) {
-      const t = tables.get(table)
-      if (!t) throw new DrkitError(`${resource} no longer has table ${table}`)
-      const where = keyMatch(t, key, 1)
-      const { rows } = await c.query<Row>({
-        text: `SELECT ${t.columns.map(ident).join(', ')} FROM ${t.sql} WHERE ${where.sql}${lock ? ' FOR UPDATE' : ''}`,
-        values: where.values,
-        types: asText,
-      })
-      found.push(rows[0] ?? null)
+    const found: (Row | null)[] = keys.map(() => null)
+    const byTable = new Map<string, number[]>()
+    keys.forEach(({ table }, i) => {
+      const list = byTable.get(table)
+      if (list) list.push(i)
+      else byTable.set(table, [i])
+    })
+    for (const [name, indexes] of byTable) {
+      const t = tables.get(name)
+      if (!t) throw new DrkitError(`${resource} no longer has table ${name}`)
+      if (t.wholeRow) {
+        for (const i of indexes) found[i] = await readOne(c, t, keys[i]!.key, lock)
+        continue
+      }
+      for (let from = 0; from < indexes.length; from += readBatch) {
+        const batch = indexes.slice(from, from + readBatch)
+        for (const [i, row] of await readMany(
+          c,
+          t,
+          batch.map((i) => keys[i]!.key),
+          lock,
+        ))
+          found[batch[i]!] = row
+      }
     }
     return found
   }
@@ -116,4 +129,37 @@ async function apply(c: PgClient, t: RowTable, w: RowWrite, live: Row | null): P
     text: `UPDATE ${t.sql} SET ${set.map((k, i) => `${ident(k)} = $${i + 1}`).join(', ')} WHERE ${where.sql}`,
     values: [...set.map((k) => w.row[k] ?? null), ...where.values],
   })
+}
+
+/** Keys looked up per query. */
+const readBatch = 1000
+
+/** The first row with a whole-row key (identical rows cannot be told apart). */
+async function readOne(c: PgClient, t: RowTable, key: Row, lock: boolean): Promise<Row | null> {
+  const where = keyMatch(t, key, 1)
+  const { rows } = await c.query<Row>({
+    text: `SELECT ${t.columns.map(ident).join(', ')} FROM ${t.sql} WHERE ${where.sql}${lock ? ' FOR UPDATE' : ''}`,
+    values: where.values,
+    types: asText,
+  })
+  return rows[0] ?? null
+}
+
+/** Rows by primary key (or replica identity index), many in one query: each found row with its key's position. */
+async function readMany(c: PgClient, t: RowTable, keys: Row[], lock: boolean): Promise<[number, Row][]> {
+  const names = t.key.map((_, j) => `_drkit_k${j}`)
+  const join = t.key.map((k, j) => `r.${ident(k)} = k.${names[j]}::${t.types.get(k)}`).join(' AND ')
+  const { rows } = await c.query<unknown[]>({
+    text:
+      `SELECT k._drkit_i::int, ${t.columns.map((col) => `r.${ident(col)}`).join(', ')} ` +
+      `FROM unnest(${names.map((_, j) => `$${j + 1}::text[]`).join(', ')}) WITH ORDINALITY AS k(${names.join(', ')}, _drkit_i) ` +
+      `JOIN ${t.sql} r ON ${join}${lock ? ' FOR UPDATE OF r' : ''}`,
+    values: t.key.map((k) => keys.map((key) => key[k] ?? null)),
+    rowMode: 'array',
+    types: asText,
+  })
+  return rows.map(([i, ...values]) => [
+    Number(i) - 1,
+    Object.fromEntries(t.columns.map((col, j) => [col, values[j] as string | null])),
+  ])
 }
