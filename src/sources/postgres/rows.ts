@@ -1,10 +1,11 @@
 import { DrkitError, InternalError } from '../../errors.js'
 import type { Row } from '../../model.js'
-import type { LiveRows, RowKey, RowWrite } from '../source.js'
+import type { LiveRows, RowKey } from '../source.js'
 import { connect, ident, type PgClient } from './connect.js'
 import { matchImages } from './row-match.js'
-import { checkReferences, foreignKeyOrder, loadForeignKeys } from './row-references.js'
+import { foreignKeyOrder, loadForeignKeys } from './row-references.js'
 import { asText, describeTables, keyMatch, type RowTable } from './row-tables.js'
+import { applyWrites } from './row-writes.js'
 import { storedRows } from './stored-rows.js'
 
 /**
@@ -83,10 +84,7 @@ export function openPostgresRows(url: string, resource: string): LiveRows & { cl
         const live = new Map(keys.map((k, i) => [k.key, current[i] ?? null]))
         await c.query('SET CONSTRAINTS ALL DEFERRED')
         const references = await loadForeignKeys(c, tables)
-        for (const w of foreignKeyOrder(references, writes)) {
-          if (w.op === 'delete') await checkReferences(c, references, tables.get(w.table)!, w.key)
-          await apply(c, tables.get(w.table)!, w, live.get(w.key) ?? null)
-        }
+        await applyWrites(c, tables, references, foreignKeyOrder(references, writes), live)
         await c.query('COMMIT')
       } catch (err) {
         await c.query('ROLLBACK').catch(() => {})
@@ -102,33 +100,6 @@ export function openPostgresRows(url: string, resource: string): LiveRows & { cl
       await c?.end().catch(() => {})
     },
   }
-}
-
-async function apply(c: PgClient, t: RowTable, w: RowWrite, live: Row | null): Promise<void> {
-  if (w.op === 'delete') {
-    const where = keyMatch(t, w.key, 1)
-    await c.query({ text: `DELETE FROM ${t.sql} WHERE ${where.sql}`, values: where.values })
-    return
-  }
-  if (w.op === 'insert') {
-    const columns = Object.keys(w.row)
-    const override = t.pg.alwaysIdentity.length > 0 ? ' OVERRIDING SYSTEM VALUE' : ''
-    await c.query({
-      text: `INSERT INTO ${t.sql} (${columns.map(ident).join(', ')})${override} VALUES (${columns.map((_, i) => `$${i + 1}`).join(', ')})`,
-      values: columns.map((k) => w.row[k] ?? null),
-    })
-    return
-  }
-  // Only the columns that differ: column triggers see what the undo changed, and no more.
-  const set = Object.keys(w.row).filter(
-    (k) => !t.pg.alwaysIdentity.includes(k) && (live === null || live[k] !== w.row[k]),
-  )
-  if (set.length === 0) return
-  const where = keyMatch(t, w.key, set.length + 1)
-  await c.query({
-    text: `UPDATE ${t.sql} SET ${set.map((k, i) => `${ident(k)} = $${i + 1}`).join(', ')} WHERE ${where.sql}`,
-    values: [...set.map((k) => w.row[k] ?? null), ...where.values],
-  })
 }
 
 /** Keys looked up per query. */
