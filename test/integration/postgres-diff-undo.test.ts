@@ -144,6 +144,12 @@ test('diff and undo of a corruption window: key-only before images, TOAST, no pr
   expect(rows[6]!.after).toEqual({ ...item2, name: 'CORRUPT', price: '0.0000000000', feeling: 'sad' })
   expect(rows[7]!.before!.body).toBe(bodies[2])
 
+  // --where sees generated columns too, computed from the image.
+  const halves = await s.cli('diff', 'main', ...window, '--where', 'half = 0', '--json')
+  expect(halves.code, halves.stderr).toBe(0)
+  const kept = halves.json<{ unfiltered: string[]; rows: { table: string; key: Image }[] }>()
+  expect(kept.unfiltered).toEqual(['events'])
+  expect(kept.rows.filter((r) => r.table === 'items').map((r) => r.key)).toEqual([{ id: '1' }, { id: '2' }])
   const text = await s.cli('diff', 'main', '--from', t0, '--to', t1, '--tables', 'items', '--where', "name = 'CORRUPT'")
   expect(text.code, text.stderr).toBe(0)
   expect(text.stdout).toContain("name: 'renamed 2' → 'CORRUPT'")
