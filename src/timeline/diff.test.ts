@@ -190,3 +190,12 @@ describe('JSON values', () => {
     expect(Object.is(back[9], -0)).toBe(true)
   })
 })
+
+describe('a truncate inside the window', () => {
+  test('is refused with what to do instead: its rows were never captured one by one', async () => {
+    const truncate = { seq: 3, time: 0, table: 'events', op: 'delete' as const, before: null, after: null }
+    await expect(netChanges([truncate], new Map([['events', ['id']]]))).rejects.toThrow(
+      /table events was emptied at once \(TRUNCATE, change 3\)/,
+    )
+  })
+})

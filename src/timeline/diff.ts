@@ -43,6 +43,14 @@ export async function netChanges(
     return found
   }
   for await (const c of changes) {
+    if (c.before === null && c.after === null) {
+      throw new DrkitError(
+        `table ${c.table} was emptied at once (TRUNCATE, change ${c.seq}) inside the window: ` +
+          'its rows were not captured one by one, so they cannot be listed or put back by identity',
+        `Restore the table as it was before instead: \`drkit restore RESOURCE --at FROM --tables ${c.table} --to NEW\`, ` +
+          'or leave it out with --tables.',
+      )
+    }
     const from = c.op === 'insert' ? undefined : keyOf(c, 'before', keyColumns)
     const to = c.op === 'delete' ? undefined : keyOf(c, 'after', keyColumns)
     const moved = from !== undefined && to !== undefined && identityOf(c.table, from) !== identityOf(c.table, to)

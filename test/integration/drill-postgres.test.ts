@@ -1,6 +1,7 @@
 /**
  * Drills on PostgreSQL through the built CLI, against the real server: each built-in kind
- * end to end on scratch databases (restore-test, pitr, corruption-undo, full-recovery), a
+ * end to end on scratch databases (restore-test, pitr, corruption-undo, custom steps with a
+ * point-in-time restore, full-recovery), a
  * drill that must fail and says why, and no scratch database or slot left behind.
  */
 import { writeFile } from 'node:fs/promises'
@@ -49,7 +50,7 @@ async function leftovers(): Promise<string[]> {
 }
 
 describe('built-in drills on PostgreSQL', () => {
-  it('restore-test, pitr, corruption-undo and full-recovery pass end to end and clean up', {
+  it('restore-test, pitr, corruption-undo, custom and full-recovery pass end to end and clean up', {
     timeout: 240_000,
   }, async () => {
     const { dir, src } = await postgresApp(`  - { name: restore, resource: main, kind: restore-test }
@@ -58,6 +59,16 @@ describe('built-in drills on PostgreSQL', () => {
     resource: main
     kind: corruption-undo
     fault: { sql: "UPDATE tenants SET plan = 'CORRUPTED' WHERE id = 't1'; DELETE FROM events WHERE tenant = 't2'" }
+  - name: custom
+    resource: main
+    kind: custom
+    steps:
+      - bookmark: pre
+      - fault: { sql: "DELETE FROM users WHERE tenant = 't3'" }
+      - assert: { sql: "SELECT count(*) FROM users", equals: 10 }
+      - restore: { at: before-fault }
+      - assert: { sql: "SELECT count(*) FROM users", equals: 15 }
+      - assert: { fingerprint: pre }
   - name: everything
     kind: full-recovery
     steps:
@@ -93,6 +104,19 @@ describe('built-in drills on PostgreSQL', () => {
     // The tenant updated back, and the seven events of t2 (a table without a key) re-inserted.
     expect(undo.detail).toMatch(/^8 rows put back \(1 updated, 7 re-inserted, 0 deleted\), 0 conflicts/)
     expect(corruption.rpo).toMatchObject({ changesLost: 0, met: true })
+
+    expect(stepSummary(byName.get('custom')!)).toEqual([
+      'restore ok',
+      'verify ok',
+      'prepare ok',
+      'bookmark ok',
+      'fault ok',
+      'assert ok',
+      'restore ok',
+      'assert ok',
+      'assert ok',
+    ])
+    expect(byName.get('custom')!.rpo).toMatchObject({ changesLost: 0, met: true })
 
     const everything = byName.get('everything')!
     expect(stepSummary(everything)).toEqual(['restore ok', 'verify ok', 'exec ok', 'compare ok'])

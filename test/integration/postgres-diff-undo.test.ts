@@ -144,6 +144,12 @@ test('diff and undo of a corruption window: key-only before images, TOAST, no pr
   expect(rows[6]!.after).toEqual({ ...item2, name: 'CORRUPT', price: '0.0000000000', feeling: 'sad' })
   expect(rows[7]!.before!.body).toBe(bodies[2])
 
+  // --where sees generated columns too, computed from the image.
+  const halves = await s.cli('diff', 'main', ...window, '--where', 'half = 0', '--json')
+  expect(halves.code, halves.stderr).toBe(0)
+  const kept = halves.json<{ unfiltered: string[]; rows: { table: string; key: Image }[] }>()
+  expect(kept.unfiltered).toEqual(['events'])
+  expect(kept.rows.filter((r) => r.table === 'items').map((r) => r.key)).toEqual([{ id: '1' }, { id: '2' }])
   const text = await s.cli('diff', 'main', '--from', t0, '--to', t1, '--tables', 'items', '--where', "name = 'CORRUPT'")
   expect(text.code, text.stderr).toBe(0)
   expect(text.stdout).toContain("name: 'renamed 2' → 'CORRUPT'")
@@ -196,7 +202,9 @@ test('undo runs no foreign key actions; bad input changes nothing and says what 
   await c.query(`UPDATE parents SET name = 'P1' WHERE id = 1`)
   const t2 = await s.moment()
   await c.query('INSERT INTO children VALUES (3, 2)')
-  await s.moment()
+  const t3 = await s.moment()
+  await c.query(`INSERT INTO audit (what) VALUES ('x'); TRUNCATE audit`)
+  const t4 = await s.moment()
   await stop()
   const before = await fingerprintOf(s.src.name)
 
@@ -214,6 +222,7 @@ test('undo runs no foreign key actions; bad input changes nothing and says what 
     [['undo', 'main', '--from', t1, '--to', t2, '--where', 'tenant = 1'], 2, /names columns that none of the tables/],
     [['diff', 'main', '--from', t1, '--to', t2, '--where', 'name::int = 1'], 2, /fails on a row of parents/],
     [['undo', 'main', '--from', t1, '--to', t2, '--tables', 'nope'], 2, /main has no table nope/],
+    [['undo', 'main', '--from', t3, '--to', t4], 1, /table audit was emptied at once \(TRUNCATE, change \d+\)/],
   ]
   for (const [args, code, message] of cases) {
     const run = await s.cli(...args)
@@ -230,6 +239,10 @@ test('undo runs no foreign key actions; bad input changes nothing and says what 
     { id: '2', name: 'p2' },
   ])
   expect((await rowsOf(c, 'children', 'id')).map((r) => r.parent)).toEqual(['1', '2', '2'])
+
+  // Without the truncated table, the window has nothing else to put back.
+  const rest = await s.cli('diff', 'main', '--from', t3, '--to', t4, '--tables', 'parents,children', '--json')
+  expect(rest.json<{ rows: unknown[] }>().rows).toEqual([])
 
   // A bookmark names the position after the undo (shipping it first); the timeline lists both.
   const mark = await s.cli('bookmark', 'main', 'after-undo')

@@ -22,11 +22,16 @@ export async function matchImages(
   for (const name of scope) {
     const table = tables.get(name)!
     const mine = images.flatMap((image, i) => (image.table === name ? [i] : []))
-    const types = await columnTypes(c, table)
-    const columns = table.columns.map((col) => `(e._drkit_d->>${literal(col)})::${types.get(col)} AS ${ident(col)}`)
+    const columns = table.columns.map(
+      (col) => `(e._drkit_d->>${literal(col)})::${table.types.get(col)} AS ${ident(col)}`,
+    )
+    // Generated columns are not in images: computed here from the stored ones, as the table would.
+    const generated = await generatedColumns(c, table)
+    const stored = `SELECT ${columns.join(', ')}`
+    const row = generated.length > 0 ? `SELECT *, ${generated.join(', ')} FROM (${stored}) s` : stored
     const sql = `SELECT e._drkit_o::int AS o
       FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(_drkit_d, _drkit_o),
-      LATERAL (SELECT ${columns.join(', ')}) AS ${ident(table.pg.name)} WHERE (${where})`
+      LATERAL (${row}) AS ${ident(table.pg.name)} WHERE (${where})`
     await c.query('BEGIN READ ONLY')
     try {
       const { rows } = await c.query<{ o: number }>(sql, [JSON.stringify(mine.map((i) => images[i]!.row))])
@@ -59,11 +64,12 @@ export async function matchImages(
   return { matches, unfiltered }
 }
 
-async function columnTypes(c: PgClient, table: RowTable): Promise<Map<string, string>> {
-  const { rows } = await c.query<{ name: string; type: string }>(
-    `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type FROM pg_attribute a
-      WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped`,
+async function generatedColumns(c: PgClient, table: RowTable): Promise<string[]> {
+  const { rows } = await c.query<{ name: string; expr: string }>(
+    `SELECT a.attname AS name, pg_get_expr(d.adbin, d.adrelid) AS expr FROM pg_attribute a
+      JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+      WHERE a.attrelid = $1::regclass AND a.attgenerated = 's' AND NOT a.attisdropped ORDER BY a.attnum`,
     [table.sql],
   )
-  return new Map(rows.map((r) => [r.name, r.type]))
+  return rows.map((r) => `(${r.expr}) AS ${ident(r.name)}`)
 }

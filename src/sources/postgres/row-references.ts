@@ -1,8 +1,7 @@
 import { DrkitError } from '../../errors.js'
-import type { Row } from '../../model.js'
 import type { RowWrite } from '../source.js'
 import { ident, type PgClient, qualified } from './connect.js'
-import { keyMatch, type RowTable } from './row-tables.js'
+import type { RowTable } from './row-tables.js'
 
 /** A foreign key between two of the application's tables, by their names as capture records them. */
 export interface ForeignKey {
@@ -59,20 +58,25 @@ export function foreignKeyOrder(keys: ForeignKey[], writes: RowWrite[]): RowWrit
 }
 
 /**
- * Undo runs no foreign key actions: deleting a row that other rows still refer to would
+ * Undo runs no foreign key actions: deleting rows that other rows still refer to would
  * cascade to them (or set them null), so it is refused instead, like a dangling reference.
+ * `rows` names the rows about to be deleted: a FROM item and a condition tying it to the
+ * table, aliased `r`.
  */
-export async function checkReferences(c: PgClient, keys: ForeignKey[], table: RowTable, key: Row): Promise<void> {
+export async function checkReferences(
+  c: PgClient,
+  keys: ForeignKey[],
+  table: RowTable,
+  rows: { source: string; values: unknown[]; byKey: string },
+): Promise<void> {
   for (const fk of keys) {
     if (fk.parent !== table) continue
-    const where = keyMatch(table, key, 1)
-    const pairs = fk.childColumns.map((col, i) => `r.${ident(col)} = p.${ident(fk.parentColumns[i]!)}`)
-    const { rows } = await c.query({
-      text: `SELECT 1 FROM ${fk.child.sql} r, (SELECT * FROM ${table.sql} WHERE ${where.sql}) p
-        WHERE ${pairs.join(' AND ')} LIMIT 1`,
-      values: where.values,
-    })
-    if (rows.length > 0) {
+    const pairs = fk.childColumns.map((col, i) => `ch.${ident(col)} = r.${ident(fk.parentColumns[i]!)}`)
+    const found = await c.query(
+      `SELECT 1 FROM ${table.sql} r, ${rows.source}, ${fk.child.sql} ch WHERE ${rows.byKey} AND ${pairs.join(' AND ')} LIMIT 1`,
+      rows.values,
+    )
+    if (found.rows.length > 0) {
       throw new DrkitError(
         `it would leave rows of ${fk.child.name} referring to rows that do not exist`,
         'Leave the referring rows out, or include the rows they refer to (--tables, --where).',

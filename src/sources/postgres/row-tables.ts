@@ -10,6 +10,8 @@ export interface RowTable extends LiveTable {
   sql: string
   /** Whether the key is every column (a table without a primary key or replica identity index). */
   wholeRow: boolean
+  /** Each column's type, as SQL names it (`numeric(30,10)`, `mood[]`). */
+  types: Map<string, string>
 }
 
 /**
@@ -26,6 +28,16 @@ export async function describeTables(client: PgClient): Promise<Map<string, RowT
     JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
     WHERE i.indisreplident GROUP BY n.nspname, c.relname`)
   const identityIndex = new Map(rows.map((r) => [`${r.schema}\0${r.name}`, r.columns]))
+  const typed = await client.query<{ schema: string; name: string; column: string; type: string }>(`
+    SELECT n.nspname AS schema, c.relname AS name, a.attname AS column, format_type(a.atttypid, a.atttypmod) AS type
+    FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped
+      AND n.nspname NOT IN ('pg_catalog', 'information_schema', '_drkit') AND n.nspname NOT LIKE 'pg\\_%'`)
+  const types = new Map<string, Map<string, string>>()
+  for (const t of typed.rows) {
+    const id = `${t.schema}\0${t.name}`
+    types.set(id, (types.get(id) ?? new Map()).set(t.column, t.type))
+  }
   return new Map(
     tables.map((pg) => {
       const index = pg.replicaIdentity === 'i' ? identityIndex.get(`${pg.schema}\0${pg.name}`) : undefined
@@ -38,6 +50,7 @@ export async function describeTables(client: PgClient): Promise<Map<string, RowT
         pg,
         sql: quotedName(pg),
         wholeRow: pg.key.length === 0 && !index,
+        types: types.get(`${pg.schema}\0${pg.name}`) ?? new Map(),
       }
       return [table.name, table]
     }),

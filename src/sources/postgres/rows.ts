@@ -1,10 +1,11 @@
 import { DrkitError, InternalError } from '../../errors.js'
 import type { Row } from '../../model.js'
-import type { LiveRows, RowKey, RowWrite } from '../source.js'
+import type { LiveRows, RowKey } from '../source.js'
 import { connect, ident, type PgClient } from './connect.js'
 import { matchImages } from './row-match.js'
-import { checkReferences, foreignKeyOrder, loadForeignKeys } from './row-references.js'
+import { foreignKeyOrder, loadForeignKeys } from './row-references.js'
 import { asText, describeTables, keyMatch, type RowTable } from './row-tables.js'
+import { applyWrites } from './row-writes.js'
 import { storedRows } from './stored-rows.js'
 
 /**
@@ -22,17 +23,30 @@ export function openPostgresRows(url: string, resource: string): LiveRows & { cl
     return client
   }
   const readAll = async (c: PgClient, tables: Map<string, RowTable>, keys: RowKey[], lock: boolean) => {
-    const found: (Row | null)[] = []
-    for (const { table, key } of keys) {
-      const t = tables.get(table)
-      if (!t) throw new DrkitError(`${resource} no longer has table ${table}`)
-      const where = keyMatch(t, key, 1)
-      const { rows } = await c.query<Row>({
-        text: `SELECT ${t.columns.map(ident).join(', ')} FROM ${t.sql} WHERE ${where.sql}${lock ? ' FOR UPDATE' : ''}`,
-        values: where.values,
-        types: asText,
-      })
-      found.push(rows[0] ?? null)
+    const found: (Row | null)[] = keys.map(() => null)
+    const byTable = new Map<string, number[]>()
+    keys.forEach(({ table }, i) => {
+      const list = byTable.get(table)
+      if (list) list.push(i)
+      else byTable.set(table, [i])
+    })
+    for (const [name, indexes] of byTable) {
+      const t = tables.get(name)
+      if (!t) throw new DrkitError(`${resource} no longer has table ${name}`)
+      if (t.wholeRow) {
+        for (const i of indexes) found[i] = await readOne(c, t, keys[i]!.key, lock)
+        continue
+      }
+      for (let from = 0; from < indexes.length; from += readBatch) {
+        const batch = indexes.slice(from, from + readBatch)
+        for (const [i, row] of await readMany(
+          c,
+          t,
+          batch.map((i) => keys[i]!.key),
+          lock,
+        ))
+          found[batch[i]!] = row
+      }
     }
     return found
   }
@@ -70,10 +84,7 @@ export function openPostgresRows(url: string, resource: string): LiveRows & { cl
         const live = new Map(keys.map((k, i) => [k.key, current[i] ?? null]))
         await c.query('SET CONSTRAINTS ALL DEFERRED')
         const references = await loadForeignKeys(c, tables)
-        for (const w of foreignKeyOrder(references, writes)) {
-          if (w.op === 'delete') await checkReferences(c, references, tables.get(w.table)!, w.key)
-          await apply(c, tables.get(w.table)!, w, live.get(w.key) ?? null)
-        }
+        await applyWrites(c, tables, references, foreignKeyOrder(references, writes), live)
         await c.query('COMMIT')
       } catch (err) {
         await c.query('ROLLBACK').catch(() => {})
@@ -91,29 +102,35 @@ export function openPostgresRows(url: string, resource: string): LiveRows & { cl
   }
 }
 
-async function apply(c: PgClient, t: RowTable, w: RowWrite, live: Row | null): Promise<void> {
-  if (w.op === 'delete') {
-    const where = keyMatch(t, w.key, 1)
-    await c.query({ text: `DELETE FROM ${t.sql} WHERE ${where.sql}`, values: where.values })
-    return
-  }
-  if (w.op === 'insert') {
-    const columns = Object.keys(w.row)
-    const override = t.pg.alwaysIdentity.length > 0 ? ' OVERRIDING SYSTEM VALUE' : ''
-    await c.query({
-      text: `INSERT INTO ${t.sql} (${columns.map(ident).join(', ')})${override} VALUES (${columns.map((_, i) => `$${i + 1}`).join(', ')})`,
-      values: columns.map((k) => w.row[k] ?? null),
-    })
-    return
-  }
-  // Only the columns that differ: column triggers see what the undo changed, and no more.
-  const set = Object.keys(w.row).filter(
-    (k) => !t.pg.alwaysIdentity.includes(k) && (live === null || live[k] !== w.row[k]),
-  )
-  if (set.length === 0) return
-  const where = keyMatch(t, w.key, set.length + 1)
-  await c.query({
-    text: `UPDATE ${t.sql} SET ${set.map((k, i) => `${ident(k)} = $${i + 1}`).join(', ')} WHERE ${where.sql}`,
-    values: [...set.map((k) => w.row[k] ?? null), ...where.values],
+/** Keys looked up per query. */
+const readBatch = 1000
+
+/** The first row with a whole-row key (identical rows cannot be told apart). */
+async function readOne(c: PgClient, t: RowTable, key: Row, lock: boolean): Promise<Row | null> {
+  const where = keyMatch(t, key, 1)
+  const { rows } = await c.query<Row>({
+    text: `SELECT ${t.columns.map(ident).join(', ')} FROM ${t.sql} WHERE ${where.sql}${lock ? ' FOR UPDATE' : ''}`,
+    values: where.values,
+    types: asText,
   })
+  return rows[0] ?? null
+}
+
+/** Rows by primary key (or replica identity index), many in one query: each found row with its key's position. */
+async function readMany(c: PgClient, t: RowTable, keys: Row[], lock: boolean): Promise<[number, Row][]> {
+  const names = t.key.map((_, j) => `_drkit_k${j}`)
+  const join = t.key.map((k, j) => `r.${ident(k)} = k.${names[j]}::${t.types.get(k)}`).join(' AND ')
+  const { rows } = await c.query<unknown[]>({
+    text:
+      `SELECT k._drkit_i::int, ${t.columns.map((col) => `r.${ident(col)}`).join(', ')} ` +
+      `FROM unnest(${names.map((_, j) => `$${j + 1}::text[]`).join(', ')}) WITH ORDINALITY AS k(${names.join(', ')}, _drkit_i) ` +
+      `JOIN ${t.sql} r ON ${join}${lock ? ' FOR UPDATE OF r' : ''}`,
+    values: t.key.map((k) => keys.map((key) => key[k] ?? null)),
+    rowMode: 'array',
+    types: asText,
+  })
+  return rows.map(([i, ...values]) => [
+    Number(i) - 1,
+    Object.fromEntries(t.columns.map((col, j) => [col, values[j] as string | null])),
+  ])
 }

@@ -24,7 +24,9 @@ export async function storedRows(image: StoredImage, keys: RowKey[]): Promise<(R
     const byKey = wanted.get(table) ?? new Map<string, number[]>()
     wanted.set(table, byKey)
     const id = identity(Object.keys(key).map((k) => key[k] ?? null))
-    byKey.set(id, [...(byKey.get(id) ?? []), i])
+    const same = byKey.get(id)
+    if (same) same.push(i)
+    else byKey.set(id, [i])
   }
   const found: (Row | null)[] = keys.map(() => null)
   for await (const stream of image.streams) {
