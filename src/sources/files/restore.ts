@@ -45,16 +45,16 @@ export async function restoreFiles(
         }
         if (!selected.has(entry.path)) continue
         await checkParent(staging, path)
-        const written =
-          entry.size <= smallFile
-            ? await writes.add(path, await collect(next.value.data), entry)
-            : await writeFile(path, next.value.data, entry)
-        if (written !== entry.size && !tolerated(entry.path)) {
-          throw new IntegrityError(
-            `${entry.path}: the snapshot holds ${written} bytes where its listing says ${entry.size}`,
-          )
+        const check = (written: number) => {
+          if (written !== entry.size && !tolerated(entry.path)) {
+            throw new IntegrityError(
+              `${entry.path}: the snapshot holds ${written} bytes where its listing says ${entry.size}`,
+            )
+          }
+          bytes += written
         }
-        bytes += written
+        if (entry.size <= smallFile) await writes.add(path, next.value.data, entry, check)
+        else check(await writeFile(path, next.value.data, entry))
         counts.files++
       } else if (!selected.has(entry.path)) {
       } else if (entry.type === 'dir') {
@@ -129,7 +129,7 @@ async function checkParent(staging: string, path: string): Promise<void> {
 
 /** Files up to this size are read whole from the repository and written in the background. */
 const smallFile = 1024 * 1024
-/** Small files being written at once. */
+/** Small files being read and written at once. */
 const writesInFlight = 16
 
 async function collect(data: AsyncIterable<Uint8Array>): Promise<Uint8Array[]> {
@@ -139,19 +139,24 @@ async function collect(data: AsyncIterable<Uint8Array>): Promise<Uint8Array[]> {
 }
 
 /**
- * Writes small files while the next ones are read from the repository, so that the
- * round trips of opening, writing, chmod, utimes and closing many small files overlap
- * with reading. A failed write is reported by the next `add` or by `drain`.
+ * Reads small files from the repository and writes them, several at once, while the loop
+ * goes on to the next entries: the round trips of reading each file's chunks, and of
+ * opening, writing, chmod, utimes and closing it, overlap instead of adding up. A failure
+ * is reported by the next `add` or by `drain`.
  */
 class SmallWrites {
   private readonly inFlight = new Set<Promise<void>>()
   private failure: { error: unknown } | undefined
 
-  /** Starts writing parts to path; returns their length once a slot is free. */
-  async add(path: string, parts: Uint8Array[], entry: TreeEntry): Promise<number> {
+  /** Starts reading data and writing it to path once a slot is free; `check` is told the bytes written. */
+  async add(path: string, data: AsyncIterable<Uint8Array>, entry: TreeEntry, check: (n: number) => void) {
     while (this.inFlight.size >= writesInFlight) await Promise.race(this.inFlight)
     this.throwIfFailed()
-    const write = writeFile(path, parts, entry).then(
+    const write = (async () => {
+      const parts = await collect(data)
+      check(parts.reduce((n, p) => n + p.length, 0))
+      await writeFile(path, parts, entry)
+    })().then(
       () => {
         this.inFlight.delete(write)
       },
@@ -161,7 +166,6 @@ class SmallWrites {
       },
     )
     this.inFlight.add(write)
-    return parts.reduce((n, p) => n + p.length, 0)
   }
 
   /** Waits for every write; throws the first failure. */
