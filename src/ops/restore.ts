@@ -78,10 +78,13 @@ export async function restore(ctx: OpsContext, req: RestoreRequest): Promise<Res
   const lock = await repository.lock(req.resource, 'read', { command: `restore ${req.resource}` })
   try {
     const context = `snapshot ${shortId(snapshot.id)} of ${req.resource}`
+    // One reader for every stream: the index is loaded once, not once per stream (a files
+    // snapshot has a stream per file), and the read lock keeps it valid meanwhile.
+    const reader = await repository.blobReader()
     const image: StoredImage = {
       details: snapshot.details,
       streams: (async function* () {
-        for (const ref of snapshot.streams) yield { name: ref.name, data: repository.readStream(ref, context) }
+        for (const ref of snapshot.streams) yield { name: ref.name, data: reader.readStream(ref, context) }
       })(),
     }
     const from = snapshot.position.seq ?? 0

@@ -32,7 +32,8 @@ export async function restoreFiles(
   const selected = select(entries, opts.tables)
   const tolerated = changedWhileRead(image.details)
   const staging = await makeStaging(target)
-  const writes = new SmallWrites()
+  const small = new Writes(smallWrites, true)
+  const large = new Writes(largeWrites, false)
   let bytes = 0
   const counts = { files: 0, directories: 0, links: 0 }
   try {
@@ -45,16 +46,15 @@ export async function restoreFiles(
         }
         if (!selected.has(entry.path)) continue
         await checkParent(staging, path)
-        const written =
-          entry.size <= smallFile
-            ? await writes.add(path, await collect(next.value.data), entry)
-            : await writeFile(path, next.value.data, entry)
-        if (written !== entry.size && !tolerated(entry.path)) {
-          throw new IntegrityError(
-            `${entry.path}: the snapshot holds ${written} bytes where its listing says ${entry.size}`,
-          )
+        const check = (written: number) => {
+          if (written !== entry.size && !tolerated(entry.path)) {
+            throw new IntegrityError(
+              `${entry.path}: the snapshot holds ${written} bytes where its listing says ${entry.size}`,
+            )
+          }
+          bytes += written
         }
-        bytes += written
+        await (entry.size <= smallFile ? small : large).add(path, next.value.data, entry, check)
         counts.files++
       } else if (!selected.has(entry.path)) {
       } else if (entry.type === 'dir') {
@@ -70,7 +70,8 @@ export async function restoreFiles(
       }
     }
     if (!(await streams.next()).done) throw new IntegrityError('the snapshot has more content streams than its listing')
-    await writes.drain()
+    await small.drain()
+    await large.drain()
     // Directories last, deepest first: writing into a directory changes its mtime.
     for (const entry of [...entries].reverse()) {
       if (entry.type !== 'dir' || !selected.has(entry.path)) continue
@@ -81,7 +82,8 @@ export async function restoreFiles(
     await utimes(staging, seconds(header.mtimeNs), seconds(header.mtimeNs))
     await moveIntoPlace(staging, target)
   } catch (err) {
-    await writes.drain().catch(() => undefined)
+    await small.drain().catch(() => undefined)
+    await large.drain().catch(() => undefined)
     await rm(staging, { recursive: true, force: true })
     if ((err as NodeJS.ErrnoException).code === 'ENOSPC') {
       throw new DrkitError(`the disk of ${dirname(target)} is full`, 'Free space, or restore elsewhere.', {
@@ -127,10 +129,11 @@ async function checkParent(staging: string, path: string): Promise<void> {
   if (!st.isDirectory()) throw new IntegrityError(`refusing to write ${path}: its parent is not a directory`)
 }
 
-/** Files up to this size are read whole from the repository and written in the background. */
+/** Files up to this size are read whole from the repository, then written; larger ones are streamed. */
 const smallFile = 1024 * 1024
-/** Small files being written at once. */
-const writesInFlight = 16
+/** Small files, and large ones, being read and written at once (a large one holds up to 32 MiB of read-ahead). */
+const smallWrites = 16
+const largeWrites = 2
 
 async function collect(data: AsyncIterable<Uint8Array>): Promise<Uint8Array[]> {
   const parts: Uint8Array[] = []
@@ -139,19 +142,31 @@ async function collect(data: AsyncIterable<Uint8Array>): Promise<Uint8Array[]> {
 }
 
 /**
- * Writes small files while the next ones are read from the repository, so that the
- * round trips of opening, writing, chmod, utimes and closing many small files overlap
- * with reading. A failed write is reported by the next `add` or by `drain`.
+ * Reads files from the repository and writes them, several at once, while the loop goes on
+ * to the next entries: the round trips of reading each file's chunks, and of opening,
+ * writing, chmod, utimes and closing it, overlap instead of adding up. A failure is reported
+ * by the next `add` or by `drain`.
  */
-class SmallWrites {
+class Writes {
   private readonly inFlight = new Set<Promise<void>>()
   private failure: { error: unknown } | undefined
 
-  /** Starts writing parts to path; returns their length once a slot is free. */
-  async add(path: string, parts: Uint8Array[], entry: TreeEntry): Promise<number> {
-    while (this.inFlight.size >= writesInFlight) await Promise.race(this.inFlight)
+  constructor(
+    private readonly limit: number,
+    /** Read a file whole before writing it (small files), or stream it. */
+    private readonly whole: boolean,
+  ) {}
+
+  /** Starts reading data and writing it to path once a slot is free; `check` is told the bytes written. */
+  async add(path: string, data: AsyncIterable<Uint8Array>, entry: TreeEntry, check: (n: number) => void) {
+    while (this.inFlight.size >= this.limit) await Promise.race(this.inFlight)
     this.throwIfFailed()
-    const write = writeFile(path, parts, entry).then(
+    const write = (async () => {
+      if (!this.whole) return check(await writeFile(path, data, entry))
+      const parts = await collect(data)
+      check(parts.reduce((n, p) => n + p.length, 0))
+      await writeFile(path, parts, entry)
+    })().then(
       () => {
         this.inFlight.delete(write)
       },
@@ -161,7 +176,6 @@ class SmallWrites {
       },
     )
     this.inFlight.add(write)
-    return parts.reduce((n, p) => n + p.length, 0)
   }
 
   /** Waits for every write; throws the first failure. */

@@ -155,7 +155,7 @@ function decodeBody(buf: Buffer): KeyRecord {
   }
 }
 
-/** Bytes arriving in chunks, taken from the front without copying more than a record. */
+/** Bytes arriving in chunks, taken from the front, copied only when a piece straddles two chunks. */
 class ByteQueue {
   private chunks: Buffer[] = []
   length = 0
@@ -164,6 +164,13 @@ class ByteQueue {
     this.length += chunk.byteLength
   }
   take(n: number): Buffer {
+    this.length -= n
+    const first = this.chunks[0]!
+    if (first.length >= n) {
+      if (first.length === n) this.chunks.shift()
+      else this.chunks[0] = first.subarray(n)
+      return first.subarray(0, n)
+    }
     const out = Buffer.allocUnsafe(n)
     let filled = 0
     while (filled < n) {
@@ -174,39 +181,60 @@ class ByteQueue {
       if (used === head.length) this.chunks.shift()
       else this.chunks[0] = head.subarray(used)
     }
-    this.length -= n
     return out
+  }
+  /** Whether the next `n` bytes are in the queue. */
+  has(n: number) {
+    return this.length >= n
+  }
+  /** Puts bytes back in front. */
+  unshift(bytes: Buffer) {
+    this.chunks.unshift(bytes)
+    this.length += bytes.length
   }
 }
 
 /**
- * The bodies of an image stream's records (without their length prefix), one at a time,
- * each a buffer the caller owns; IntegrityError when the stream is not a Redis image or
- * ends inside a record.
+ * The bodies of an image stream's records (without their length prefix), a batch at a time
+ * (those complete in what the stream has delivered so far). A body may share memory with the
+ * stream's chunks: callers read it and must not write to it. IntegrityError when the stream
+ * is not a Redis image or ends inside a record.
  */
-export async function* recordBodies(data: AsyncIterable<Uint8Array>, context: string): AsyncIterable<Buffer> {
-  const it = data[Symbol.asyncIterator]()
+export async function* recordBatches(data: AsyncIterable<Uint8Array>, context: string): AsyncIterable<Buffer[]> {
   const queue = new ByteQueue()
   let index = 0
-  /** Reads until the queue holds n bytes; false at the end of the stream. */
-  const fill = async (n: number) => {
-    while (queue.length < n) {
-      const r = await it.next()
-      if (r.done) return false
-      queue.push(r.value)
+  let started = false
+  for await (const chunk of data) {
+    queue.push(chunk)
+    if (!started) {
+      if (!queue.has(header.length)) continue
+      if (!queue.take(header.length).equals(header)) throw new IntegrityError(`${context} is not a drkit Redis image`)
+      started = true
     }
-    return true
+    const batch: Buffer[] = []
+    while (queue.has(8)) {
+      const size = peekSize(queue)
+      if (!queue.has(8 + size)) break
+      queue.take(8)
+      batch.push(queue.take(size))
+      index++
+    }
+    if (batch.length > 0) yield batch
   }
-  if (!(await fill(header.length)) || !queue.take(header.length).equals(header)) {
-    throw new IntegrityError(`${context} is not a drkit Redis image`)
-  }
-  while (await fill(1)) {
-    if (!(await fill(8))) throw damagedRecord(context, index, 'the stream ends inside it')
-    const size = Number(queue.take(8).readBigUInt64BE())
-    if (!(await fill(size))) throw damagedRecord(context, index, 'the stream ends inside it')
-    yield queue.take(size)
-    index++
-  }
+  if (!started) throw new IntegrityError(`${context} is not a drkit Redis image`)
+  if (queue.length > 0) throw damagedRecord(context, index, 'the stream ends inside it')
+}
+
+function peekSize(queue: ByteQueue): number {
+  // The length prefix may straddle two chunks: take it (copied if need be), then put it back in front.
+  const prefix = Buffer.from(queue.take(8))
+  queue.unshift(prefix)
+  return Number(prefix.readBigUInt64BE())
+}
+
+/** The bodies of an image stream's records, one at a time (see `recordBatches`). */
+export async function* recordBodies(data: AsyncIterable<Uint8Array>, context: string): AsyncIterable<Buffer> {
+  for await (const batch of recordBatches(data, context)) yield* batch
 }
 
 export function damagedRecord(context: string, index: number, why: string): IntegrityError {

@@ -111,6 +111,33 @@ export class RawConnection {
   }
 }
 
+/** Command names and other constant words, encoded once. */
+const words = new Map<string, Buffer>()
+
+function bytesOf(a: string | Buffer): Buffer {
+  if (typeof a !== 'string') return a
+  let b = words.get(a)
+  if (!b) {
+    b = Buffer.from(a)
+    if (words.size < 64) words.set(a, b)
+  }
+  return b
+}
+
+/** Writes `<prefix><n>\r\n` at `at` (n a non-negative integer); returns the new offset. */
+function writeHeader(out: Buffer, at: number, prefix: number, n: number): number {
+  out[at++] = prefix
+  if (n === 0) out[at++] = 48
+  else {
+    const start = at
+    for (let v = n; v > 0; v = Math.floor(v / 10)) out[at++] = 48 + (v % 10)
+    out.subarray(start, at).reverse()
+  }
+  out[at++] = 13
+  out[at++] = 10
+  return at
+}
+
 /** Commands as RESP arrays of bulk strings, in one buffer. */
 function encode(commands: (string | Buffer)[][]): Buffer {
   let size = 0
@@ -121,10 +148,10 @@ function encode(commands: (string | Buffer)[][]): Buffer {
   const out = Buffer.allocUnsafe(size)
   let at = 0
   for (const args of commands) {
-    at += out.write(`*${args.length}\r\n`, at, 'latin1')
+    at = writeHeader(out, at, 0x2a, args.length)
     for (const a of args) {
-      const bytes = typeof a === 'string' ? Buffer.from(a) : a
-      at += out.write(`$${bytes.length}\r\n`, at, 'latin1')
+      const bytes = bytesOf(a)
+      at = writeHeader(out, at, 0x24, bytes.length)
       at += bytes.copy(out, at)
       out[at++] = 13
       out[at++] = 10
@@ -133,18 +160,26 @@ function encode(commands: (string | Buffer)[][]): Buffer {
   return out.subarray(0, at)
 }
 
+/** The integer in buf[from, to) (an optional minus sign, then digits). */
+function readInt(buf: Buffer, from: number, to: number): number {
+  const negative = buf[from] === 0x2d
+  let n = 0
+  for (let i = negative ? from + 1 : from; i < to; i++) n = n * 10 + (buf[i]! - 48)
+  return negative ? -n : n
+}
+
 type Parsed = { reply: RawReply; end: number } | { need: number }
 
 /** One reply starting at `at`, or how far the buffer must reach before it holds all of it. */
 function parse(buf: Buffer, at: number): Parsed {
-  const eol = buf.indexOf('\r\n', at, 'latin1')
-  if (eol < 0) return { need: buf.length + 1 }
+  // Lines end in \r\n; no header line holds a \r before its end.
+  const eol = buf.indexOf(13, at)
+  if (eol < 0 || eol + 1 >= buf.length) return { need: Math.max(buf.length + 1, eol + 2) }
   const kind = buf[at]
-  const line = buf.toString('latin1', at + 1, eol)
-  if (kind === 0x2b) return { reply: line, end: eol + 2 }
-  if (kind === 0x2d) return { reply: new RedisReplyError(line), end: eol + 2 }
-  if (kind === 0x3a) return { reply: Number(line), end: eol + 2 }
-  const n = Number(line)
+  if (kind === 0x2b) return { reply: buf.toString('latin1', at + 1, eol), end: eol + 2 }
+  if (kind === 0x2d) return { reply: new RedisReplyError(buf.toString('utf8', at + 1, eol)), end: eol + 2 }
+  const n = readInt(buf, at + 1, eol)
+  if (kind === 0x3a) return { reply: n, end: eol + 2 }
   if (kind === 0x24) {
     if (n < 0) return { reply: null, end: eol + 2 }
     const end = eol + 2 + n + 2

@@ -2,7 +2,7 @@ import { RefusedError } from '../../errors.js'
 import type { RestoreOptions, RestoreResult, StoredImage } from '../source.js'
 import { fitsScript, ScriptWriter } from './batch-write.js'
 import type { RedisAddress, RedisClient } from './client.js'
-import { damagedRecord, decodeRecord, recordBodies } from './codec.js'
+import { damagedRecord, decodeRecord, recordBatches } from './codec.js'
 import { checkTargetReads, dumpPayload, isDumpRecord } from './dump.js'
 import { DumpWriter } from './dump-write.js'
 import { matchesPattern } from './keys.js'
@@ -57,31 +57,33 @@ export async function restoreRedis(
       bytes += n
     })
     let index = 0
-    for await (const body of recordBodies(counted, context)) {
+    for await (const batch of recordBatches(counted, context)) {
       opts.signal?.throwIfAborted()
-      const keyLength = body.length >= 5 ? body.readUInt32BE(1) : -1
-      if (keyLength < 0 || 13 + keyLength > body.length) throw damagedRecord(context, index, 'too short')
-      const key = body.subarray(5, 5 + keyLength)
-      const expireAt = body.readDoubleBE(5 + keyLength)
-      index++
-      if (opts.keys && !opts.keys.some((p) => matchesPattern(p, key))) {
-        skipped++
-        continue
+      for (const body of batch) {
+        const keyLength = body.length >= 5 ? body.readUInt32BE(1) : -1
+        if (keyLength < 0 || 13 + keyLength > body.length) throw damagedRecord(context, index, 'too short')
+        const key = body.subarray(5, 5 + keyLength)
+        const expireAt = body.readDoubleBE(5 + keyLength)
+        index++
+        if (opts.keys && !opts.keys.some((p) => matchesPattern(p, key))) {
+          skipped++
+          continue
+        }
+        const ttl = expireAt < 0 ? null : Math.ceil(expireAt - Date.now())
+        if (ttl !== null && ttl <= 0) {
+          expired++
+          continue
+        }
+        if (isDumpRecord(body)) {
+          const payload = dumpPayload(body, keyLength)
+          if (!payload) throw damagedRecord(context, index - 1, 'its DUMP payload does not fill it')
+          if (dumps) await dumps.add(key, payload, ttl)
+          else await writer.addDump(key, payload, ttl)
+        } else if (scripted && fitsScript(body)) {
+          await scripts.add(body, ttl)
+          viaScript++
+        } else await writer.add(decodeRecord(body, context, index - 1), ttl)
       }
-      const ttl = expireAt < 0 ? null : Math.ceil(expireAt - Date.now())
-      if (ttl !== null && ttl <= 0) {
-        expired++
-        continue
-      }
-      if (isDumpRecord(body)) {
-        const payload = dumpPayload(body, keyLength)
-        if (!payload) throw damagedRecord(context, index - 1, 'its DUMP payload does not fill it')
-        if (dumps) await dumps.add(key, payload, ttl)
-        else await writer.addDump(key, payload, ttl)
-      } else if (scripted && fitsScript(body)) {
-        await scripts.add(body, ttl)
-        viaScript++
-      } else await writer.add(decodeRecord(body, context, index - 1), ttl)
     }
   }
   await scripts.flush()
