@@ -7,14 +7,13 @@ import { PlanError } from '../../errors.js'
 import type { Backend } from './backend.js'
 import { openFsBackend } from './fs.js'
 import { openMemoryBackend } from './memory.js'
-import { openS3Backend, parseS3Location } from './s3.js'
 import { retrying } from './wrap/retrying.js'
 
 export type { Backend, BackendErrorKind, GetOptions, ObjectInfo, PutOptions } from './backend.js'
 export { BackendError } from './backend.js'
 export { openFsBackend } from './fs.js'
 export { openMemoryBackend } from './memory.js'
-export { openS3Backend, parseS3Location, type S3BackendOptions, type S3Location } from './s3.js'
+export type { S3BackendOptions, S3Location } from './s3.js'
 export { type RetryOptions, retrying } from './wrap/retrying.js'
 
 /** Each opens a backend from the part of a repository URL after the scheme (for fs, a path to an existing directory). */
@@ -22,7 +21,11 @@ export const backends = {
   fs: (location) => openFsBackend(location),
   memory: async () => openMemoryBackend(),
   // A network store fails now and then (throttling, 5xx, time-outs): retried with backoff.
-  s3: async (location) => retrying(await openS3Backend(parseS3Location(location))),
+  // Loaded on first use: the AWS SDK costs every command about 20 MiB and 0.2 s of start-up.
+  s3: async (location) => {
+    const { openS3Backend, parseS3Location } = await import('./s3.js')
+    return retrying(await openS3Backend(parseS3Location(location)))
+  },
 } satisfies Record<string, (location: string) => Promise<Backend>>
 
 /**
