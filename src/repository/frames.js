@@ -13,7 +13,7 @@
  * `key` is the repository's master key, 64 bytes: the AES-256 key, then the HMAC key
  * that names blobs. Without it (a plain repository) blobs are named by their SHA-256.
  */
-import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes } from 'node:crypto'
+import { createCipheriv, createDecipheriv, createHmac, hash, randomBytes } from 'node:crypto'
 import { Compressor, Decompressor } from 'zstd-napi'
 
 const raw = 0
@@ -34,7 +34,8 @@ export class DamageError extends Error {}
  * @returns {string} the SHA-256 of the bytes as 64 hex digits
  */
 export function sha256(bytes) {
-  return createHash('sha256').update(bytes).digest('hex')
+  // The one-shot hash: for 4 KiB pages a third cheaper than createHash().update().digest().
+  return hash('sha256', bytes, 'hex')
 }
 
 /**
@@ -56,7 +57,7 @@ export function blobId(plain, key) {
  * @returns {Buffer}
  */
 export function blobDigest(plain, key) {
-  return (key ? createHmac('sha256', key.subarray(32, 64)) : createHash('sha256')).update(plain).digest()
+  return key ? createHmac('sha256', key.subarray(32, 64)).update(plain).digest() : hash('sha256', plain, 'buffer')
 }
 
 /**

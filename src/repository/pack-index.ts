@@ -1,7 +1,7 @@
 import { IntegrityError } from '../errors.js'
 import { decode, encode } from './compress.js'
 import { type Codec, plainCodec } from './crypto/codec.js'
-import { entrySize, type PackEntry, readEntry, writeEntries } from './pack.js'
+import { entrySize, type PackEntry, writeEntries } from './pack.js'
 
 /** Where a blob lives: its pack and its place in it. */
 export interface BlobLocation {
@@ -120,9 +120,8 @@ export class PackIndex {
       const count = buf.readUInt32BE(pos + 32)
       if (pos + 36 + count * entrySize > buf.length) throw new IntegrityError(`index ${name} is truncated`)
       const packSlot = this.packSlot(buf.toString('hex', pos, pos + 32))
-      for (let i = 0, at = pos + 36; i < count; i++, at += entrySize) {
-        this.put(buf.toString('latin1', at, at + 32), packSlot, readEntry(buf, at))
-      }
+      // The entries' fields are read in place (readEntry would build an object and a hex id per blob).
+      for (let i = 0, at = pos + 36; i < count; i++, at += entrySize) this.put(buf, at, packSlot)
       pos += 36 + count * entrySize
     }
   }
@@ -149,15 +148,16 @@ export class PackIndex {
   }
 
   /** The first location seen for a blob wins; later copies (two writers stored it) are ignored. */
-  private put(key: string, packSlot: number, e: { offset: number; length: number; inner: number; rawLength: number }) {
+  private put(buf: Buffer, at: number, packSlot: number) {
+    const key = buf.toString('latin1', at, at + 32)
     if (this.slots.has(key)) return
     const slot = this.slots.size
     if (slot === this.columns.pack.length) this.grow()
     this.columns.pack[slot] = packSlot
-    this.columns.offset[slot] = e.offset
-    this.columns.length[slot] = e.length
-    this.frames.inner[slot] = e.inner
-    this.frames.rawLength[slot] = e.rawLength
+    this.columns.offset[slot] = buf.readUInt32BE(at + 32)
+    this.columns.length[slot] = buf.readUInt32BE(at + 36)
+    this.frames.inner[slot] = buf.readUInt32BE(at + 40)
+    this.frames.rawLength[slot] = buf.readUInt32BE(at + 44)
     this.slots.set(key, slot)
   }
 

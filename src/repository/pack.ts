@@ -69,7 +69,8 @@ export type SealFrame = (plain: Uint8Array, handOver: boolean) => Promise<Uint8A
  * Frames are sealed asynchronously and laid out in the order they were cut.
  */
 export class PackBuilder {
-  private frames: Uint8Array[] = []
+  /** The stored frames so far, one after the other (`bytes` of it are used): copied in as they are sealed. */
+  private body = Buffer.alloc(0)
   private entries: PackEntry[] = []
   private bytes = 0
   private raw = 0
@@ -82,6 +83,8 @@ export class PackBuilder {
     private readonly seal: SealFrame,
     /** Seals the trailer in an encrypted repository; frames are sealed by `seal`. */
     private readonly codec: Codec = plainCodec,
+    /** About how large a finished pack gets: the size of the buffer a pack starts with. */
+    private readonly expectedSize = 1024 * 1024,
   ) {}
 
   /** Stored bytes so far; frames still being sealed count at the compression ratio seen so far. */
@@ -122,8 +125,7 @@ export class PackBuilder {
         this.entries.push({ id, offset: this.bytes, length: stored.length, inner, rawLength })
         inner += rawLength
       }
-      this.frames.push(stored)
-      this.bytes += stored.length
+      this.append(stored)
       this.raw += frame.raw
       this.sealingRaw -= frame.raw
     }
@@ -148,12 +150,26 @@ export class PackBuilder {
   async finish(): Promise<{ id: string; bytes: Uint8Array; entries: PackEntry[] }> {
     this.cutFrame()
     await this.settle(0)
-    const bytes = Buffer.concat([...this.frames, this.trailer()])
+    this.append(this.trailer())
+    const bytes = this.body.subarray(0, this.bytes)
     const entries = this.entries
-    this.frames = []
+    this.body = Buffer.alloc(0)
     this.entries = []
     this.bytes = 0
     return { id: sha256(bytes), bytes, entries }
+  }
+
+  /** One buffer per pack, not a list of frames joined at the end: half the memory of a pack being finished. */
+  private append(stored: Uint8Array): void {
+    if (this.bytes + stored.length > this.body.length) {
+      const size = Math.max(this.expectedSize, 2 * this.body.length, this.bytes + stored.length)
+      // Unfilled memory is never read: only the first `bytes` are used, each written before.
+      const grown = Buffer.allocUnsafeSlow(size)
+      this.body.copy(grown, 0, 0, this.bytes)
+      this.body = grown
+    }
+    this.body.set(stored, this.bytes)
+    this.bytes += stored.length
   }
 
   private trailer(): Buffer {

@@ -75,6 +75,18 @@ describe('Repository', () => {
     expect((await collect(reopened.readStream(third.streams[0]!, 'test'))).equals(data)).toBe(true)
   })
 
+  it('stores a page repeated across runs and chunk lists once, and reads back every repeat', async () => {
+    const repo = await Repository.init(openMemoryBackend(), { packSize: 1024 * 1024 })
+    // 6000 pages: more than a run (4 MiB) and a chunk list (4096 ids); every third page is zeros.
+    const data = randomBytes(4096 * 6000)
+    for (let page = 0; page < 6000; page += 3) data.fill(0, page * 4096, (page + 1) * 4096)
+    const snapshot = await storePages(repo, 'db', data)
+    expect(snapshot.stats.chunks).toBe(6000)
+    expect(snapshot.stats.newChunks).toBe(4000 + 1 + 2) // the distinct pages, one of zeros, two lists
+    const reopened = await Repository.open(repo.backend)
+    expect((await collect(reopened.readStream(snapshot.streams[0]!, 'test'))).equals(data)).toBe(true)
+  })
+
   it('reads an empty stream back as empty', async () => {
     const repo = await Repository.init(openMemoryBackend())
     const snapshot = await storePages(repo, 'db', Buffer.alloc(0))

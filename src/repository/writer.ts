@@ -10,12 +10,12 @@ import { frameSize, PackBuilder } from './pack.js'
 import { blobKey, encodeIndexFile, encodeIndexRecord, type PackIndex } from './pack-index.js'
 
 /** How many finished packs may be uploading while chunking goes on. */
-const uploadsInFlight = 2
+const uploadsInFlight = 1
 /** Chunks are hashed in runs of about this much plaintext, each run by one frame worker. */
 const runBytes = 4 * 1024 * 1024
 const maxRunChunks = 4096
 /** Runs being hashed while an earlier one is stored: enough to keep every worker busy. */
-const runsAhead = 3
+const runsAhead = 2
 /** How many frames may be compressing in workers while hashing goes on: two runs' worth. */
 const framesInFlight = (2 * runBytes) / frameSize
 
@@ -52,7 +52,9 @@ export class RepositoryWriter {
     /** Names blobs and seals frames, packs' trailers, the index file and the manifest. */
     private readonly codec: Codec = plainCodec,
   ) {
-    this.pack = new PackBuilder((plain, handOver) => FramePool.shared().seal(plain, handOver, codec.key), codec)
+    const seal = (plain: Uint8Array, handOver: boolean) => FramePool.shared().seal(plain, handOver, codec.key)
+    // Packs end once past packSize, by up to a run's frames.
+    this.pack = new PackBuilder(seal, codec, packSize + packSize / 8)
   }
 
   /**
@@ -250,6 +252,9 @@ export class RepositoryWriter {
     const key = keys.index(sha256(bytes))
     await this.backend.put(key, bytes, { ifAbsent: true })
     this.onIndexWritten(key)
+    // The index takes over from the session's set: dropping the set first keeps the two
+    // (each an entry per new blob) from being in memory at once.
+    this.sessionBlobs.clear()
     this.index.addRecords(records, 'of this session')
     this.written.length = 0
   }

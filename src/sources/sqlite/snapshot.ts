@@ -118,6 +118,8 @@ async function* readPages(
   const walFile = wal && wal.pages.size > 0 ? await open(`${path}-wal`, 'r') : undefined
   try {
     const pagesPerBlock = Math.max(1, Math.floor(blockSize / pageSize))
+    // One buffer for every block: the page chunker copies pages out before asking for more.
+    const buffer = Buffer.alloc(pagesPerBlock * pageSize)
     for (let first = 1; first <= pageCount; first += pagesPerBlock) {
       if (!reader.open) throw new InternalError('the snapshot read transaction ended before the image was read')
       const count = Math.min(pagesPerBlock, pageCount - first + 1)
@@ -133,7 +135,7 @@ async function* readPages(
           overlays.push([i, Buffer.from(frame.subarray(walFrameHeaderSize))])
         }
       }
-      const block = Buffer.alloc(count * pageSize)
+      const block = buffer.subarray(0, count * pageSize)
       await file.read(block, 0, block.length, (first - 1) * pageSize)
       for (const [i, page] of overlays) page.copy(block, i * pageSize)
       yield block
