@@ -3,7 +3,8 @@
  * updated between two, in a drkit and a restic repository; then `drkit forget` (retention
  * `last: K`, pruning) against `restic forget --keep-last K --prune` on the same data. Wall
  * time and peak memory of each, their ratios, the repository sizes before and after, and
- * a `drkit verify --read-data` afterwards. `--write` puts the section into docs/BENCHMARKS.md.
+ * `drkit verify --read-data` against `restic check --read-data` on what each forget left.
+ * `--write` puts the section into docs/BENCHMARKS.md.
  *
  * Usage: npm run --silent build && npx vite-node bench/prune.ts -- [--size 1G] [--snapshots 30] [--keep 7] [--write]
  */
@@ -93,10 +94,20 @@ async function main(): Promise<void> {
     log(`  ${tool}: ${(measured[tool].ms / 1000).toFixed(2)} s, peak RSS ${bytes(measured[tool].rssBytes)}`)
   }
   const after = { drkit: await dirBytes(join(drkitDir, 'repo')), restic: await dirBytes(resticEnv.RESTIC_REPOSITORY) }
-  const verified = await drkit(['verify', '--read-data', '--json'])
-  const ok = (JSON.parse(verified.stdout) as { ok: boolean }).ok
+  // Then every stored byte read and checked, by each tool, on what the forget left.
+  const checked = {} as Record<'drkit' | 'restic', Measured>
+  for (const tool of order) {
+    await syncDisks()
+    checked[tool] =
+      tool === 'drkit' ? await drkit(['verify', '--read-data', '--json']) : await restic(['check', '--read-data'])
+    log(`  ${tool} read-data: ${(checked[tool].ms / 1000).toFixed(2)} s, peak RSS ${bytes(checked[tool].rssBytes)}`)
+  }
+  const ok = (JSON.parse(checked.drkit.stdout) as { ok: boolean }).ok
   const forgot = JSON.parse(measured.drkit.stdout) as {
-    prune: { packs: { before: number; deleted: number; repacked: number; written: number } }
+    prune: {
+      packs: { before: number; deleted: number; repacked: number; written: number }
+      bytes: { unusedAfter: number }
+    }
   }
 
   const ratio = (a: number, b: number) => (a / b).toFixed(2)
@@ -119,9 +130,12 @@ async function main(): Promise<void> {
     `| peak memory (RSS) | ${bytes(measured.drkit.rssBytes)} | ${bytes(measured.restic.rssBytes)} | ${ratio(measured.drkit.rssBytes, measured.restic.rssBytes)} |`,
     `| repository before | ${bytes(before.drkit)} | ${bytes(before.restic)} | ${ratio(before.drkit, before.restic)} |`,
     `| repository after | ${bytes(after.drkit)} | ${bytes(after.restic)} | ${ratio(after.drkit, after.restic)} |`,
+    `| \`verify --read-data\` / \`check --read-data\` afterwards, wall time | ${(checked.drkit.ms / 1000).toFixed(2)} s | ${(checked.restic.ms / 1000).toFixed(2)} s | ${ratio(checked.drkit.ms, checked.restic.ms)} |`,
+    `| its peak memory (RSS) | ${bytes(checked.drkit.rssBytes)} | ${bytes(checked.restic.rssBytes)} | ${ratio(checked.drkit.rssBytes, checked.restic.rssBytes)} |`,
     '',
     `drkit's prune: ${forgot.prune.packs.before} packs, ${forgot.prune.packs.deleted} deleted, ` +
       `${forgot.prune.packs.repacked} repacked into ${forgot.prune.packs.written}; ` +
+      `${bytes(forgot.prune.bytes.unusedAfter)} of plaintext left unused; ` +
       `\`drkit verify --read-data\` afterwards: ${ok ? 'ok' : 'FAILED'}.`,
     '',
   ].join('\n')

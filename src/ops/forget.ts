@@ -13,6 +13,8 @@ export interface ForgetOptions {
   now?: number
   /** How long the delete phase waits for backups and restores in flight. */
   waitMs?: number
+  /** The share of the repository (0 to 1, default 0.05) that may stay unused rather than be repacked. */
+  maxUnused?: number
 }
 
 export interface ResourceForget {
@@ -71,6 +73,7 @@ export async function forget(ctx: OpsContext, opts: ForgetOptions = {}): Promise
     snapshots: snapshotKeys,
     segments: segmentKeys,
     dryRun: opts.dryRun,
+    maxUnused: opts.maxUnused,
     lock: opts.waitMs === undefined ? undefined : { waitMs: opts.waitMs },
   })
   return {

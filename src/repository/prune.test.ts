@@ -54,13 +54,16 @@ function onPruneLock(backend: Backend, hook: () => Promise<void>): Backend {
 /**
  * Two snapshots over random (incompressible) pages in small packs: `old` alone uses most
  * of its packs' pages; `kept` reuses every fourth page of `old` and adds pages of its own.
+ * With `mixed`, `kept` reuses three pages of four in the second half of `old`, so that
+ * some frames (16 pages) are mostly in use and copied as stored, others recompressed.
  */
-async function setup(backend = openMemoryBackend()) {
-  const repo = await Repository.init(backend, { packSize: 64 * 1024 })
+async function setup(backend = openMemoryBackend(), opts: { mixed?: boolean; password?: string } = {}) {
+  const repo = await Repository.init(backend, { packSize: 64 * 1024, password: opts.password })
   const a = randomBytes(4096 * 64)
   const old = await store(repo, a)
+  const reused = (i: number) => (opts.mixed && i >= 32 ? i % 4 !== 0 : i % 4 === 0)
   const pages = Array.from({ length: 64 }, (_, i) =>
-    i % 4 === 0 ? a.subarray(i * 4096, (i + 1) * 4096) : randomBytes(4096),
+    reused(i) ? a.subarray(i * 4096, (i + 1) * 4096) : randomBytes(4096),
   )
   const b = Buffer.concat(pages)
   const kept = await store(repo, b)
@@ -92,6 +95,37 @@ describe('prune', () => {
     // Nothing is left to prune.
     const again = await prune(await Repository.open(backend), { snapshots: [], segments: [] })
     expect(again.packs).toMatchObject({ deleted: 0, repacked: 0, leftovers: 0 })
+  })
+
+  it('copies frames mostly in use as stored, recompresses the rest, in a plain and an encrypted repository', async () => {
+    for (const password of [undefined, 'pw']) {
+      const { backend, kept, b, forgetOld } = await setup(openMemoryBackend(), { mixed: true, password })
+      const result = await prune(await Repository.open(backend, { password }), { ...forgetOld, maxUnused: 0 })
+      expect(result.packs.repacked).toBeGreaterThan(0)
+      // 8 pages of the first half and 24 of the second are still in use.
+      expect(result.blobs.repacked).toBe(32)
+      // The frames copied whole keep their 8 unused pages, counted as unused.
+      expect(result.bytes.unusedAfter).toBe(8 * 4096)
+      const repo = await Repository.open(backend, { password })
+      expect((await read(repo, kept)).equals(b)).toBe(true)
+      const again = await prune(repo, { snapshots: [], segments: [], maxUnused: 0 })
+      expect(again.packs).toMatchObject({ deleted: 0, repacked: 0, leftovers: 0 })
+      expect((await read(await Repository.open(backend, { password }), kept)).equals(b)).toBe(true)
+    }
+  })
+
+  it('refuses, deleting nothing, when a pack it copies does not match its hash', async () => {
+    const { backend, forgetOld } = await setup(openMemoryBackend(), { mixed: true })
+    // Flip a byte in the middle of the first pack, inside a frame that is copied as stored.
+    for (const key of await objects(backend, 'data/')) {
+      const bytes = Buffer.from(await backend.get(key))
+      bytes[Math.floor(bytes.length / 2)]! ^= 1
+      await backend.put(key, bytes)
+    }
+    const before = await objects(backend, '')
+    await expect(prune(await Repository.open(backend), { ...forgetOld, maxUnused: 0 })).rejects.toThrow(IntegrityError)
+    const after = await objects(backend, '')
+    for (const key of before) expect(after).toContain(key)
   })
 
   it('after an interrupted prune, repacking the same blobs again (same pack id) loses nothing', async () => {

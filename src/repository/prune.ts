@@ -1,11 +1,20 @@
-import { IntegrityError, RefusedError } from '../errors.js'
+import { RefusedError } from '../errors.js'
 import { keys } from './format.js'
 import { sha256 } from './hash.js'
 import type { Repository, Snapshot } from './index.js'
 import type { LockOptions } from './lock.js'
 import { entrySize } from './pack.js'
 import { encodeIndexFile, indexedPackIds } from './pack-index.js'
-import { listIndexKeys, markSnapshots, type PackUsage, packUsage, readIndexPlain, used } from './prune-plan.js'
+import {
+  choosePacks,
+  forEachRecord,
+  listIndexKeys,
+  markSnapshots,
+  type PackUsage,
+  packUsage,
+  readIndexPlain,
+} from './prune-plan.js'
+import { BlobTable } from './prune-table.js'
 import { repack } from './repack.js'
 
 export interface PruneRequest {
@@ -15,8 +24,12 @@ export interface PruneRequest {
   segments: string[]
   /** Decide and report, delete and write nothing. */
   dryRun?: boolean
-  /** Packs with less than this share of their bytes in use are repacked (0 to 1; default 0.5). */
-  repackBelow?: number
+  /**
+   * The share of the repository (0 to 1; default 0.05) that may stay unused: the packs that
+   * free the most for what they keep are repacked until what could still be freed is at most
+   * this (restic's `--max-unused`). 0 repacks every pack a repack would shrink.
+   */
+  maxUnused?: number
   /** For the lock of the delete phase: how long to wait for backups and restores to finish. */
   lock?: LockOptions
 }
@@ -27,8 +40,11 @@ export interface PruneResult {
   segmentsDeleted: number
   packs: { before: number; deleted: number; repacked: number; leftovers: number; written: number }
   blobs: { before: number; used: number; repacked: number }
-  /** Stored bytes of the packs removed, and of the packs repacking wrote. */
-  bytes: { removed: number; written: number }
+  /**
+   * Stored bytes of the packs removed and of the packs repacking wrote; plaintext bytes of
+   * the blobs that stay unused (in packs not worth repacking, and in frames copied whole).
+   */
+  bytes: { removed: number; written: number; unusedAfter: number }
   indexes: { rewritten: number; deleted: number }
 }
 
@@ -53,37 +69,22 @@ export interface PruneResult {
 export async function prune(repository: Repository, req: PruneRequest): Promise<PruneResult> {
   const onDisk = new Map<string, number>()
   for await (const { key, size } of repository.backend.list(keys.packPrefix)) onDisk.set(key, size)
-  const index = await repository.loadIndex()
-  if (repository.damagedIndexes.length > 0) {
-    throw new IntegrityError(
-      `cannot prune: ${repository.damagedIndexes.length} index file(s) are damaged, so some packs would look unused`,
-      'Nothing was deleted. Run `drkit verify` to see what is affected.',
-    )
-  }
-  const loaded = new Set(repository.loadedIndexKeys)
+  const loaded = await listIndexKeys(repository)
   const forgotten = new Set(req.snapshots)
-  const reader = await repository.blobReader()
-  const marks = new Uint8Array(index.blobCount)
   const seen = new Set<string>()
-  await markSnapshots(snapshotsExcept(repository, forgotten, seen), index, reader, marks, { strict: true })
-  const usage = await packUsage(repository, index, marks, loaded)
-
-  const drop = new Set<string>()
-  const move = new Set<string>()
-  const repackBelow = req.repackBelow ?? 0.5
-  for (const pack of usage.values()) {
-    if (!onDisk.has(keys.pack(pack.id))) continue
-    if (pack.usedBlobs === 0) drop.add(pack.id)
-    else if (pack.usedRawBytes < pack.rawBytes * repackBelow) move.add(pack.id)
-  }
+  const table = new BlobTable()
+  await markSnapshots(repository, snapshotsExcept(repository, forgotten, seen), loaded, table)
+  const usage = await packUsage(repository, loaded, table)
+  const present = new Map([...usage.values()].filter((p) => onDisk.has(keys.pack(p.id))).map((p) => [p.id, p]))
+  const { drop, move, unusedAfter } = choosePacks(present.values(), req.maxUnused ?? 0.05)
   const leftovers = new Set([...onDisk.keys()].map(packOfKey).filter((id) => !usage.has(id)))
   const result: PruneResult = {
     dryRun: req.dryRun === true,
     snapshotsDeleted: req.snapshots.length,
     segmentsDeleted: req.segments.length,
     packs: { before: onDisk.size, deleted: drop.size, repacked: move.size, leftovers: leftovers.size, written: 0 },
-    blobs: { before: index.blobCount, used: marks.reduce((n, m) => n + (m & used), 0), repacked: 0 },
-    bytes: { removed: 0, written: 0 },
+    blobs: { before: sum(usage.values(), (p) => p.blobs), used: table.size, repacked: 0 },
+    bytes: { removed: 0, written: 0, unusedAfter },
     indexes: { rewritten: 0, deleted: 0 },
   }
   if (req.dryRun) {
@@ -91,7 +92,7 @@ export async function prune(repository: Repository, req: PruneRequest): Promise<
     return result
   }
 
-  const copied = await repack(repository.backend, reader, index, marks, move, repository.config.packSize)
+  const copied = await repack(repository, table, move, loaded, onDisk)
   // A new pack can have the very id of one already there (an interrupted prune repacked the
   // same blobs before): it now holds the copies, so it is never removed.
   for (const id of copied.packs) {
@@ -105,9 +106,8 @@ export async function prune(repository: Repository, req: PruneRequest): Promise<
 
   const lock = await repository.lock('*', 'prune', { command: 'forget', waitMs: 10 * 60_000, ...req.lock })
   try {
-    const present = await listIndexKeys(repository)
-    const lost = [...loaded, ...(copied.indexKey ? [copied.indexKey] : [])].filter((key) => !present.has(key))
-    if (lost.length > 0) {
+    const now = await listIndexKeys(repository)
+    if ([...loaded, ...copied.indexKeys].some((key) => !now.has(key))) {
       throw new RefusedError(
         'the repository changed while forget ran: another prune rewrote index files',
         'Nothing was deleted; run `drkit forget` again.',
@@ -117,16 +117,22 @@ export async function prune(repository: Repository, req: PruneRequest): Promise<
     for (const key of req.snapshots) await repository.backend.delete(key)
     for (const key of req.segments) await repository.backend.delete(key)
 
-    // Snapshots committed since phase 1 keep the packs of every blob they use.
-    await repository.loadIndex()
-    const since = snapshotsExcept(repository, new Set([...forgotten, ...seen]), new Set())
-    for (const slot of await markSnapshots(since, index, reader, marks, { strict: false })) {
-      const pack = index.packOfSlot(slot)
-      drop.delete(pack)
-      move.delete(pack)
+    // Snapshots committed since phase 1 keep every pack that holds a blob they use.
+    const since = new BlobTable()
+    await markSnapshots(
+      repository,
+      snapshotsExcept(repository, new Set([...forgotten, ...seen]), new Set()),
+      now,
+      since,
+    )
+    if (since.size > 0) {
+      for (const id of await packsHolding(repository, loaded, since, new Set([...drop, ...move]))) {
+        drop.delete(id)
+        move.delete(id)
+      }
     }
     // Packs listed by index files written since phase 1 are another session's: never leftovers.
-    for (const key of present) {
+    for (const key of now) {
       if (loaded.has(key)) continue
       for (const id of indexedPackIds(await readIndexPlain(repository, key))) leftovers.delete(id)
     }
@@ -142,6 +148,27 @@ export async function prune(repository: Repository, req: PruneRequest): Promise<
   } finally {
     await lock.release().catch(() => undefined)
   }
+}
+
+/** Which of `candidates` hold a blob in `table`, from the index files. */
+async function packsHolding(
+  repository: Repository,
+  indexKeys: Iterable<string>,
+  table: BlobTable,
+  candidates: Set<string>,
+): Promise<Set<string>> {
+  const found = new Set<string>()
+  for (const key of indexKeys) {
+    forEachRecord(await readIndexPlain(repository, key), (packId, buf, start, count) => {
+      if (!candidates.has(packId) || found.has(packId)) return
+      for (let i = 0, at = start; i < count; i++, at += entrySize) {
+        if (table.get(buf, at) === 0) continue
+        found.add(packId)
+        return
+      }
+    })
+  }
+  return found
 }
 
 /** Writes each index file naming a removed pack again without it (if anything is left), then deletes the old one. */
@@ -161,7 +188,7 @@ async function rewriteIndexes(
       pos = end
     }
     if (records.length > 0) {
-      const bytes = encodeIndexFile(records)
+      const bytes = encodeIndexFile(records, repository.codec)
       await repository.backend.put(keys.index(sha256(bytes)), bytes, { ifAbsent: true })
       result.indexes.rewritten++
     }
@@ -186,6 +213,12 @@ async function* snapshotsExcept(
 
 function packOfKey(key: string): string {
   return key.slice(key.lastIndexOf('/') + 1)
+}
+
+function sum<T>(items: Iterable<T>, of: (item: T) => number): number {
+  let total = 0
+  for (const item of items) total += of(item)
+  return total
 }
 
 function sizeOf(ids: Iterable<string>, onDisk: Map<string, number>): number {

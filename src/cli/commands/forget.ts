@@ -1,3 +1,4 @@
+import { PlanError } from '../../errors.js'
 import { openContext } from '../../ops/context.js'
 import { type ForgetResult, forget } from '../../ops/forget.js'
 import { shortId } from '../../repository/index.js'
@@ -7,14 +8,15 @@ import { formatBytes, formatMs } from '../output.js'
 
 const command: Command = {
   summary: 'apply retention: forget snapshots and old changes, prune unreferenced data',
-  usage: 'drkit forget [RESOURCE] [--dry-run] [--wait DURATION] [--json]',
+  usage: 'drkit forget [RESOURCE] [--dry-run] [--wait DURATION] [--max-unused PERCENT] [--json]',
   help:
     "Applies each resource's `retention` (a resource without one keeps everything) and says why each\n" +
     'snapshot is kept or forgotten, removes the captured changes the `pitr` window no longer needs, then\n' +
-    'deletes packs nothing references and repacks packs that are mostly garbage. Safe while backups and\n' +
+    'deletes packs nothing references and repacks packs that are mostly garbage, until at most\n' +
+    '--max-unused (default 5%) of the repository is garbage a repack could free. Safe while backups and\n' +
     'agents run: the short delete phase waits (--wait, default 10m) for backups and restores in flight.\n' +
     'With --dry-run nothing is deleted.',
-  options: { 'dry-run': { type: 'boolean' }, wait: { type: 'string' } },
+  options: { 'dry-run': { type: 'boolean' }, wait: { type: 'string' }, 'max-unused': { type: 'string' } },
   async run({ values, positionals }, { out, config }) {
     const ctx = await openContext({ config })
     try {
@@ -22,6 +24,7 @@ const command: Command = {
         resource: positionals[0],
         dryRun: values['dry-run'] === true,
         waitMs: durationFlag('wait', values.wait),
+        maxUnused: maxUnusedFlag(values['max-unused']),
       })
       out.result(result, render)
       return 0
@@ -29,6 +32,14 @@ const command: Command = {
       await ctx.close()
     }
   },
+}
+
+function maxUnusedFlag(value: string | boolean | undefined): number | undefined {
+  if (typeof value !== 'string') return undefined
+  const percent = Number(value.replace(/%$/, ''))
+  if (value.trim() === '' || !Number.isFinite(percent) || percent < 0 || percent > 100)
+    throw new PlanError(`--max-unused ${value}: expected a percentage from 0 to 100`, `Usage: ${command.usage}`)
+  return percent / 100
 }
 
 function render(r: ForgetResult): string {
