@@ -4,7 +4,7 @@ import type { LiveRows, RowKey } from '../source.js'
 import { connect, ident, type PgClient } from './connect.js'
 import { matchImages } from './row-match.js'
 import { foreignKeyOrder, loadForeignKeys } from './row-references.js'
-import { asText, describeTables, keyMatch, type RowTable } from './row-tables.js'
+import { asText, describeTables, firstMatch, type RowTable } from './row-tables.js'
 import { applyWrites } from './row-writes.js'
 import { storedRows } from './stored-rows.js'
 
@@ -107,7 +107,7 @@ const readBatch = 1000
 
 /** The first row with a whole-row key (identical rows cannot be told apart). */
 async function readOne(c: PgClient, t: RowTable, key: Row, lock: boolean): Promise<Row | null> {
-  const where = keyMatch(t, key, 1)
+  const where = firstMatch(t, key, 1)
   const { rows } = await c.query<Row>({
     text: `SELECT ${t.columns.map(ident).join(', ')} FROM ${t.sql} WHERE ${where.sql}${lock ? ' FOR UPDATE' : ''}`,
     values: where.values,
