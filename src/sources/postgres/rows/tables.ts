@@ -1,7 +1,7 @@
-import type { Row } from '../../model.js'
-import type { LiveTable } from '../source.js'
-import { displayName, listTables, type PgTable, quotedName } from './catalog.js'
-import { ident, type PgClient } from './connect.js'
+import type { Row } from '../../../model.js'
+import type { LiveTable } from '../../source.js'
+import { displayName, listTables, type PgTable, quotedName } from '../catalog.js'
+import { ident, type PgClient } from '../connect.js'
 
 /** A live table as diff and undo see it, with what writing its rows back needs. */
 export interface RowTable extends LiveTable {

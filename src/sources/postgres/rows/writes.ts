@@ -1,8 +1,8 @@
-import type { Row } from '../../model.js'
-import type { RowWrite } from '../source.js'
-import { ident, type PgClient } from './connect.js'
-import { checkReferences, type ForeignKey } from './row-references.js'
-import { firstMatch, type RowTable } from './row-tables.js'
+import type { Row } from '../../../model.js'
+import type { RowWrite } from '../../source.js'
+import { ident, type PgClient } from '../connect.js'
+import { checkReferences, type ForeignKey } from './references.js'
+import { firstMatch, type RowTable } from './tables.js'
 
 /** Rows written per statement. */
 const batchSize = 1000
