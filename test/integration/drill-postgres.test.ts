@@ -21,14 +21,14 @@ const schema = `
 `
 
 /** A database with the schema above, protected as `main` with capture, snapshot taken and shipped once. */
-async function postgresApp(drills: string, objectives = '{ rpo: 5s, rto: 15m }') {
+async function postgresApp(drills: string, objectives = '{ rpo: 5s, rto: 15m }', resources = '') {
   const src = await testDatabase()
   await src.client.query(schema)
   const dir = await tempDir('drkit-pg-drill-')
   await writeFile(
     join(dir, 'drkit.yaml'),
     `repository: ./repo\nresources:\n  main:\n    type: postgres\n    url: ${src.url}\n` +
-      `    objectives: ${objectives}\n    capture: { interval: 1s }\ndrills:\n${drills}`,
+      `    objectives: ${objectives}\n    capture: { interval: 1s }\n${resources}drills:\n${drills}`,
   )
   await ok(dir, 'init')
   await ok(dir, 'agent', '--once')
@@ -153,5 +153,28 @@ describe('built-in drills on PostgreSQL', () => {
     expect(wrong!.reason).toContain('assertion failed: SELECT count(*) FROM tenants returned 3, expected 99')
     expect(slow).toMatchObject({ ok: false, rto: { targetMs: 100, met: false }, rpo: { changesLost: 0 } })
     expect(slow!.issues).toEqual([expect.stringMatching(/^RTO \S+ is over the objective of 100ms$/)])
+  })
+
+  it('runs on a staging database instead of a scratch copy, and leaves it restored', { timeout: 120_000 }, async () => {
+    const staging = await testDatabase()
+    await staging.client.query('CREATE TABLE old (x int); INSERT INTO old VALUES (1)')
+    await staging.client.end()
+    const { dir } = await postgresApp(
+      '  - { name: on-staging, resource: main, staging: main-staging, kind: restore-test }\n',
+      undefined,
+      `  main-staging:\n    type: postgres\n    url: ${staging.url}\n`,
+    )
+    const { code, doc, run } = await drill(dir, 'on-staging')
+    expect(code, run.stderr).toBe(0)
+    expect(doc.reports[0]!.environment).toMatchObject({ kind: 'staging', targets: { main: staging.url } })
+    const c = await pgClient(staging.name)
+    try {
+      const { rows } = await c.query('SELECT (SELECT count(*)::int FROM users) AS users, to_regclass($1) AS old', [
+        'old',
+      ])
+      expect(rows[0]).toEqual({ users: 15, old: null })
+    } finally {
+      await c.end()
+    }
   })
 })

@@ -218,6 +218,7 @@ test('undo runs no foreign key actions; bad input changes nothing and says what 
     [['undo', 'main', '--from', t2, '--to', t1], 2, /--from .* is after --to/],
     [['diff', 'main', '--from', '2001-01-01T00:00:00Z', '--to', t2], 1, /outside main's recoverable window: \d{4}-/],
     [['undo', 'main', '--from', t1, '--to', '2001-01-01T00:00:00Z'], 2, /--from .* is after --to/],
+    [['undo', 'main', '--from', t1, '--to', '2100-01-01T00:00:00Z'], 1, /2100-01-01T00:00:00.000Z is outside main's/],
     [['undo', 'main', '--from', t1, '--to', t2, '--where', "name = 'x' AND"], 2, /--where .* is not a condition/],
     [['undo', 'main', '--from', t1, '--to', t2, '--where', 'tenant = 1'], 2, /names columns that none of the tables/],
     [['diff', 'main', '--from', t1, '--to', t2, '--where', 'name::int = 1'], 2, /fails on a row of parents/],

@@ -22,13 +22,15 @@ export const windowHelp =
   'TIME is ISO 8601 (2026-02-27T10:00:00Z) or relative to now (--from=-15m); each stands for the state of\n' +
   'the last transaction committed by then. Both must lie in one generation of the recoverable window\n' +
   '(drkit timeline).\n' +
-  'Rows are identified by rowid, or by primary key in WITHOUT ROWID tables; a change of rowid or key\n' +
-  'counts as a delete of the old row and an insert of the new one.\n' +
+  'Rows are identified by rowid, or by primary key in WITHOUT ROWID tables (PostgreSQL: by primary key,\n' +
+  'else by replica identity index, else by all their columns); a change of rowid or key counts as a delete\n' +
+  'of the old row and an insert of the new one.\n' +
   '--tables T1,T2 keeps to these tables. --where SQL keeps the rows whose state at --from or at --to matches\n' +
   "the condition (over the row's own columns), in every table that has the columns it names; tables lacking\n" +
   'them are not filtered, and are named.\n' +
   'With --json, values are lossless: NULL null, TEXT a string, INTEGER a number (beyond 2^53: {"$int": "…"}),\n' +
-  'REAL a number with a fraction (whole, infinite or -0: {"$real": "…"}), BLOB {"$bytes": "<base64>"}.'
+  'REAL a number with a fraction (whole, infinite or -0: {"$real": "…"}), BLOB {"$bytes": "<base64>"};\n' +
+  'PostgreSQL values are their text forms (as COPY writes them), NULL null.'
 
 /** Reads --from, --to, --tables and --where; both moments relative to one `now`. */
 export function windowRequest(resource: string, { values }: ParsedArgs, usage: string): DiffRequest {

@@ -11,7 +11,7 @@ import { openPostgresCapture } from './capture.js'
 import { checkUrl, connect, databaseOf, type PgClient, withClient } from './connect.js'
 import { fingerprintPostgres } from './fingerprint.js'
 import { checkTarget, restorePostgres, restoreSqlFile } from './restore.js'
-import { openPostgresRows } from './rows.js'
+import { openPostgresRows } from './rows/index.js'
 import { snapshotPostgres } from './snapshot.js'
 
 export const postgresConfig = z

@@ -1,12 +1,18 @@
-import { DrkitError, InternalError } from '../../errors.js'
-import type { Row } from '../../model.js'
-import type { LiveRows, RowKey } from '../source.js'
-import { connect, ident, type PgClient } from './connect.js'
-import { matchImages } from './row-match.js'
-import { foreignKeyOrder, loadForeignKeys } from './row-references.js'
-import { asText, describeTables, keyMatch, type RowTable } from './row-tables.js'
-import { applyWrites } from './row-writes.js'
-import { storedRows } from './stored-rows.js'
+/**
+ * The rows of a live PostgreSQL database by identity, for diff and undo (LiveRows): tables
+ * and their keys (tables.ts), conditions on row images (match.ts), writes in an order
+ * foreign keys accept (references.ts, writes.ts), and rows found in a stored snapshot
+ * (stored.ts, copy-text.ts). It never reads the repository itself: ops/ hands it images.
+ */
+import { DrkitError, InternalError } from '../../../errors.js'
+import type { Row } from '../../../model.js'
+import type { LiveRows, RowKey } from '../../source.js'
+import { connect, ident, type PgClient } from '../connect.js'
+import { matchImages } from './match.js'
+import { foreignKeyOrder, loadForeignKeys } from './references.js'
+import { storedRows } from './stored.js'
+import { asText, describeTables, firstMatch, type RowTable } from './tables.js'
+import { applyWrites } from './writes.js'
 
 /**
  * Rows of a live PostgreSQL database by identity (see row-tables.ts), as text forms:
@@ -107,7 +113,7 @@ const readBatch = 1000
 
 /** The first row with a whole-row key (identical rows cannot be told apart). */
 async function readOne(c: PgClient, t: RowTable, key: Row, lock: boolean): Promise<Row | null> {
-  const where = keyMatch(t, key, 1)
+  const where = firstMatch(t, key, 1)
   const { rows } = await c.query<Row>({
     text: `SELECT ${t.columns.map(ident).join(', ')} FROM ${t.sql} WHERE ${where.sql}${lock ? ' FOR UPDATE' : ''}`,
     values: where.values,

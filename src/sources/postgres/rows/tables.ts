@@ -1,7 +1,7 @@
-import type { Row } from '../../model.js'
-import type { LiveTable } from '../source.js'
-import { displayName, listTables, type PgTable, quotedName } from './catalog.js'
-import { ident, type PgClient } from './connect.js'
+import type { Row } from '../../../model.js'
+import type { LiveTable } from '../../source.js'
+import { displayName, listTables, type PgTable, quotedName } from '../catalog.js'
+import { ident, type PgClient } from '../connect.js'
 
 /** A live table as diff and undo see it, with what writing its rows back needs. */
 export interface RowTable extends LiveTable {
@@ -58,22 +58,20 @@ export async function describeTables(client: PgClient): Promise<Map<string, RowT
 }
 
 /**
- * A condition that finds the row with this key, parameters from `first` on. Key columns
- * are compared as values of their own type; a whole-row key compares each column's text
- * form (some types, json or point, have no equality), and finds the first such row.
+ * A condition that finds the first row of a table keyed by all its columns (identical rows
+ * cannot be told apart), parameters from `first` on. Each column's text form is compared:
+ * some types (json, point) have no equality.
  */
-export function keyMatch(table: RowTable, key: Row, first: number): { sql: string; values: unknown[] } {
+export function firstMatch(table: RowTable, key: Row, first: number): { sql: string; values: unknown[] } {
   const values: unknown[] = []
   const compare = (k: string) => {
     const v = key[k] ?? null
     if (v === null) return `${ident(k)} IS NULL`
     values.push(v)
-    const p = `$${first + values.length - 1}`
-    return table.wholeRow ? `format('%s', ${ident(k)}) = ${p}::text` : `${ident(k)} = ${p}`
+    return `format('%s', ${ident(k)}) = $${first + values.length - 1}::text`
   }
   const match = table.key.map(compare).join(' AND ') || 'true'
-  const sql = table.wholeRow ? `ctid = (SELECT ctid FROM ${table.sql} WHERE ${match} LIMIT 1)` : match
-  return { sql, values }
+  return { sql: `ctid = (SELECT ctid FROM ${table.sql} WHERE ${match} LIMIT 1)`, values }
 }
 
 /** Query results as the values' text forms, exactly as capture records them. */

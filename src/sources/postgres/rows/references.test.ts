@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import type { RowWrite } from '../source.js'
-import { type ForeignKey, foreignKeyOrder } from './row-references.js'
-import type { RowTable } from './row-tables.js'
+import type { RowWrite } from '../../source.js'
+import { type ForeignKey, foreignKeyOrder } from './references.js'
+import type { RowTable } from './tables.js'
 
 const table = (name: string) => ({ name }) as RowTable
 const [orgs, users, posts] = [table('orgs'), table('users'), table('posts')]

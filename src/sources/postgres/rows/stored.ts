@@ -1,7 +1,7 @@
-import { DrkitError } from '../../errors.js'
-import type { Row } from '../../model.js'
-import type { RowKey, StoredImage } from '../source.js'
-import { displayName, quotedName } from './catalog.js'
+import { DrkitError } from '../../../errors.js'
+import type { Row } from '../../../model.js'
+import type { RowKey, StoredImage } from '../../source.js'
+import { displayName, quotedName } from '../catalog.js'
 import { copyFields, copyLines, copyValue } from './copy-text.js'
 
 interface ImageTable {

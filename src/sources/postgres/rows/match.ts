@@ -1,8 +1,8 @@
-import { PlanError } from '../../errors.js'
-import type { Row } from '../../model.js'
-import type { RowMatch } from '../source.js'
-import { ident, literal, type PgClient } from './connect.js'
-import type { RowTable } from './row-tables.js'
+import { PlanError } from '../../../errors.js'
+import type { Row } from '../../../model.js'
+import type { RowMatch } from '../../source.js'
+import { ident, literal, type PgClient } from '../connect.js'
+import type { RowTable } from './tables.js'
 
 /**
  * Evaluates `where` on row images, not on the tables: each table's images go to the

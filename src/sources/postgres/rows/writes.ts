@@ -1,8 +1,8 @@
-import type { Row } from '../../model.js'
-import type { RowWrite } from '../source.js'
-import { ident, type PgClient } from './connect.js'
-import { checkReferences, type ForeignKey } from './row-references.js'
-import { keyMatch, type RowTable } from './row-tables.js'
+import type { Row } from '../../../model.js'
+import type { RowWrite } from '../../source.js'
+import { ident, type PgClient } from '../connect.js'
+import { checkReferences, type ForeignKey } from './references.js'
+import { firstMatch, type RowTable } from './tables.js'
 
 /** Rows written per statement. */
 const batchSize = 1000
@@ -10,8 +10,9 @@ const batchSize = 1000
 /**
  * Applies writes in the order given. Consecutive writes of one kind to one table (for
  * updates: setting the same columns) go as one statement over arrays of text values, each
- * cast to its column's type; rows of a table keyed by all its columns are written one by
- * one (identical rows cannot be told apart, so each statement takes the first match).
+ * cast to its column's type; rows of a table keyed by all its columns are deleted one by
+ * one (identical rows cannot be told apart, so each statement takes the first match), and
+ * never updated (a change of any column is a new identity: a delete and an insert).
  * An update sets only the columns that differ from the live row: column triggers see
  * what the undo changed, and no more.
  */
@@ -29,9 +30,9 @@ export async function applyWrites(
   }
   for (const w of writes) {
     const t = tables.get(w.table)!
-    if (t.wholeRow && w.op !== 'insert') {
+    if (t.wholeRow && w.op === 'delete') {
       await flush()
-      await applyOne(c, references, t, w, live.get(w.key) ?? null)
+      await deleteFirst(c, references, t, w.key)
       continue
     }
     const columns = w.op === 'delete' ? [] : changed(t, w.row, w.op === 'update' ? (live.get(w.key) ?? null) : null)
@@ -89,24 +90,13 @@ async function applyBatch(
   }
 }
 
-/** One row of a table keyed by all its columns: the first row that matches. */
-async function applyOne(c: PgClient, references: ForeignKey[], t: RowTable, w: RowWrite, live: Row | null) {
-  const where = keyMatch(t, w.key, 1)
-  if (w.op === 'delete') {
-    await checkReferences(c, references, t, {
-      source: `(SELECT ctid AS _drkit_ctid FROM ${t.sql} r WHERE ${where.sql}) v`,
-      values: where.values,
-      byKey: 'r.ctid = v._drkit_ctid',
-    })
-    await c.query({ text: `DELETE FROM ${t.sql} WHERE ${where.sql}`, values: where.values })
-    return
-  }
-  if (w.op === 'insert') return
-  const set = changed(t, w.row, live)
-  if (set.length === 0) return
-  const at = keyMatch(t, w.key, set.length + 1)
-  await c.query({
-    text: `UPDATE ${t.sql} SET ${set.map((k, i) => `${ident(k)} = $${i + 1}`).join(', ')} WHERE ${at.sql}`,
-    values: [...set.map((k) => w.row[k] ?? null), ...at.values],
+/** The first row of a table keyed by all its columns that has these values. */
+async function deleteFirst(c: PgClient, references: ForeignKey[], t: RowTable, key: Row): Promise<void> {
+  const where = firstMatch(t, key, 1)
+  await checkReferences(c, references, t, {
+    source: `(SELECT ctid AS _drkit_ctid FROM ${t.sql} WHERE ${where.sql}) v`,
+    values: where.values,
+    byKey: 'r.ctid = v._drkit_ctid',
   })
+  await c.query({ text: `DELETE FROM ${t.sql} WHERE ${where.sql}`, values: where.values })
 }

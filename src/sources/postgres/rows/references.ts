@@ -1,7 +1,7 @@
-import { DrkitError } from '../../errors.js'
-import type { RowWrite } from '../source.js'
-import { ident, type PgClient, qualified } from './connect.js'
-import type { RowTable } from './row-tables.js'
+import { DrkitError } from '../../../errors.js'
+import type { RowWrite } from '../../source.js'
+import { ident, type PgClient, qualified } from '../connect.js'
+import type { RowTable } from './tables.js'
 
 /** A foreign key between two of the application's tables, by their names as capture records them. */
 export interface ForeignKey {
