@@ -7,6 +7,8 @@ import { readTimelineFrom } from './timeline.js'
 export interface ForgetOptions {
   /** One resource; every resource of the plan when absent. */
   resource?: string
+  /** These resources (the agent's, whose retention schedule is due); ignored with `resource`. */
+  resources?: string[]
   /** Decide and report only: nothing is deleted or written. */
   dryRun?: boolean
   /** The moment retention is applied at (ms since the epoch); now by default. */
@@ -43,7 +45,9 @@ export interface ForgetResult {
  */
 export async function forget(ctx: OpsContext, opts: ForgetOptions = {}): Promise<ForgetResult> {
   const started = performance.now()
-  const names = opts.resource ? [ctx.resource(opts.resource).name] : Object.keys(ctx.plan.resources)
+  const names = opts.resource
+    ? [ctx.resource(opts.resource).name]
+    : (opts.resources?.map((r) => ctx.resource(r).name) ?? Object.keys(ctx.plan.resources))
   const repository = await ctx.repository()
   const now = opts.now ?? Date.now()
   const resources: ResourceForget[] = []

@@ -1,15 +1,11 @@
 import { randomInt } from 'node:crypto'
 import { IntegrityError } from '../errors.js'
-import type { Codec } from '../repository/crypto/index.js'
 import { keys } from '../repository/format.js'
-import { openFrames } from '../repository/frames.js'
-import { sha256 } from '../repository/hash.js'
 import type { Repository, Snapshot } from '../repository/index.js'
 import { shortId } from '../repository/index.js'
-import { readPackEntries } from '../repository/pack.js'
-import type { BlobLocation } from '../repository/pack-index.js'
 import type { OpsContext } from './context.js'
 import { type RestoreTestResult, restoreTest } from './restore-test.js'
+import { readPacks } from './verify-packs.js'
 import { checkResource, type ResourceCheck } from './verify-resources.js'
 
 export type { ResourceCheck } from './verify-resources.js'
@@ -27,6 +23,8 @@ export interface VerifyOptions {
   now?: Date
   /** Restore the newest recoverable state of each resource into a scratch target and check it. */
   restoreTest?: boolean
+  /** How long to wait for the delete phase of a prune in flight (default 10 minutes). */
+  waitMs?: number
 }
 
 export interface VerifyProblem {
@@ -66,13 +64,26 @@ export interface VerifyResult {
  * checked against its hash, and so is every segment. Each problem names the object and
  * the snapshots it affects; per resource, the moments it makes unrecoverable, and the
  * freshness and schedule coverage against the plan. The result is stored as evidence.
+ * Holds a read lock on the repository throughout, so that no prune deletes what it reads.
  */
 export async function verify(ctx: OpsContext, opts: VerifyOptions = {}): Promise<VerifyResult> {
   if (opts.resource) ctx.resource(opts.resource)
+  const repository = await ctx.repository()
+  // A read lock on the whole repository keeps a prune's delete phase out while verify reads:
+  // a pack deleted under it would be reported as damage that is not there.
+  const lock = await repository.lock('*', 'read', { command: 'verify', waitMs: opts.waitMs ?? 10 * 60_000 })
+  try {
+    return await verifyLocked(ctx, repository, opts)
+  } finally {
+    // A lock that cannot be removed goes stale; failing to remove it must not hide the verdict.
+    await lock.release().catch(() => undefined)
+  }
+}
+
+async function verifyLocked(ctx: OpsContext, repository: Repository, opts: VerifyOptions): Promise<VerifyResult> {
   const percent = readDataPercent(opts.readData)
   const now = opts.now ?? new Date()
   const started = performance.now()
-  const repository = await ctx.repository()
   const problems: VerifyProblem[] = []
   const snapshots = await readSnapshots(repository, opts.resource, problems)
   const index = await repository.loadIndex()
@@ -86,15 +97,13 @@ export async function verify(ctx: OpsContext, opts: VerifyOptions = {}): Promise
   const bad = new Map<string, string>()
   let bytesRead = 0
   if (percent > 0) {
-    for (const [packId, blobs] of sample([...index.blobsByPack()], percent)) {
+    const packs = sample([...index.blobsByPack()], percent).filter(([id]) => packSizes.has(keys.pack(id)))
+    await readPacks(repository, packs, (packId, bytes, damage) => {
       const key = keys.pack(packId)
-      if (!packSizes.has(key)) continue
-      const bytes = await repository.backend.get(key)
-      bytesRead += bytes.length
-      const damage = checkPack(bytes, packId, blobs, repository.codec)
+      bytesRead += bytes
       for (const id of damage.badBlobs) bad.set(id, key)
       if (damage.problem) problems.push({ object: key, problem: damage.problem, snapshots: [] })
-    }
+    })
   }
   const reader = await repository.blobReader()
   for (const snapshot of snapshots) {
@@ -251,37 +260,4 @@ function attach(problems: VerifyProblem[], object: string, problem: string, snap
     problems.push(entry)
   }
   if (!entry.snapshots.includes(snapshotId)) entry.snapshots.push(snapshotId)
-}
-
-/** Checks a whole pack: its hash, its trailer, and every blob the index places in it. */
-function checkPack(
-  bytes: Uint8Array,
-  packId: string,
-  blobs: { id: string; at: BlobLocation }[],
-  codec: Codec,
-): { problem?: string; badBlobs: string[] } {
-  // The same decoding and hash checks as a restore's (frames.js), on the whole pack at once.
-  const frames = new Map<number, { id: string; at: BlobLocation }[]>()
-  for (const blob of blobs) frames.set(blob.at.offset, [...(frames.get(blob.at.offset) ?? []), blob])
-  const inPack = [...frames].filter(([offset, b]) => offset + b[0]!.at.length <= bytes.length)
-  const specs = inPack.map(([offset, b]) => ({
-    start: offset,
-    length: b[0]!.at.length,
-    blobs: b.map(({ id, at }) => ({ id, inner: at.inner, rawLength: at.rawLength })),
-  }))
-  const opened = openFrames(bytes, specs, `pack ${packId.slice(0, 12)}`, codec.key).blobs
-  const checked = inPack.flatMap(([, b]) => b.map(({ id }) => id))
-  const badBlobs = checked.filter((_, i) => typeof opened[i] === 'string')
-  // Blobs whose frame lies past the end of a truncated pack.
-  for (const [offset, b] of frames) if (offset + b[0]!.at.length > bytes.length) badBlobs.push(...b.map((x) => x.id))
-  const problems: string[] = []
-  if (sha256(bytes) !== packId) problems.push('does not match its hash')
-  try {
-    readPackEntries(bytes, packId, codec)
-  } catch (err) {
-    if (!(err instanceof IntegrityError)) throw err
-    problems.push('has a damaged trailer')
-  }
-  if (badBlobs.length > 0) problems.push(`holds ${badBlobs.length} damaged chunks`)
-  return { problem: problems.length > 0 ? `pack ${problems.join(', ')}` : undefined, badBlobs }
 }

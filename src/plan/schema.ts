@@ -100,6 +100,8 @@ export const commonResourceShape = {
       within: durationSchema.optional(),
       /** Keep captured changes this long: how far back point-in-time restore reaches. */
       pitr: durationSchema.optional(),
+      /** When the agent applies it (forget, then prune), as cron; without it, only `drkit forget` does. */
+      schedule: cronSchema.optional(),
     })
     .optional(),
 }

@@ -53,6 +53,8 @@ export interface RetentionPolicy {
   withinMs?: number
   /** Keep captured changes this long: how far back point-in-time restore reaches. */
   pitrMs?: number
+  /** When the agent applies the policy (cron, UTC); without it, only `drkit forget` does. */
+  schedule?: string
 }
 
 export type Alert = z.output<typeof alertSchema>

@@ -8,7 +8,7 @@ import { keys } from './format.js'
  * Evidence: results that prove (or disprove) recovery, kept in the repository so that
  * losing the machine that ran drkit loses none of it. `status` and `report` read them.
  */
-export const evidenceKinds = ['verify', 'drill'] as const
+export const evidenceKinds = ['verify', 'drill', 'retention'] as const
 export type EvidenceKind = (typeof evidenceKinds)[number]
 
 export interface EvidenceRecord<Body = unknown> {

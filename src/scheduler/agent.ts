@@ -1,7 +1,7 @@
 /**
  * The agent: one loop that captures and ships changes for every resource with `capture`,
  * takes the snapshots that `snapshots.schedule` asks for, and runs the drills that are due
- * (in the background, one at a time). With alerts, it sends them for its failures and
+ * and applies the retention that `retention.schedule` asks for (each in the background). With alerts, it sends them for its failures and
  * checks the objectives periodically. It calls ops and the drill runner, nothing below them.
  */
 import { Cron } from 'croner'
@@ -10,6 +10,7 @@ import { backup } from '../ops/backup.js'
 import { type CaptureEvent, CaptureShipper } from '../ops/capture.js'
 import type { OpsContext } from '../ops/context.js'
 import { DueDrills } from './drills.js'
+import { ScheduledRetention } from './retention.js'
 import { Watch } from './watch.js'
 
 /** How often the agent looks for new commits: the finest transaction boundary it can prove. */
@@ -25,6 +26,8 @@ export interface AgentEvent {
     | 'drill.passed'
     | 'drill.failed'
     | 'drill.stopped'
+    | 'retention.applied'
+    | 'retention.failed'
     | 'agent.started'
     | 'agent.stopped'
   resource?: string
@@ -62,6 +65,7 @@ export async function runAgent(ctx: OpsContext, opts: AgentOptions = {}): Promis
     opts.drills !== false && ctx.plan.drills.some((d) => d.every)
       ? new DueDrills(ctx, emit, opts.checkEveryMs ?? 60_000, opts.signal)
       : undefined
+  const retention = new ScheduledRetention(ctx, emit, opts.checkEveryMs ?? 60_000)
   try {
     for (const r of captured) shippers.push(await CaptureShipper.open(ctx, r.name, emit))
     emit({ event: 'agent.started', message: `capturing ${captured.length}, scheduled ${scheduled.length} resources` })
@@ -95,12 +99,15 @@ export async function runAgent(ctx: OpsContext, opts: AgentOptions = {}): Promis
       // With --once the drills run before the check, so it sees their results.
       if (drills && opts.once) await drills.runNow()
       else drills?.poll(now)
+      if (retention.enabled && opts.once) await retention.runNow()
+      else if (retention.enabled) retention.poll(now)
       if (watch && (opts.once || watch.isDue(now))) await check(watch, emit)
       if (opts.once || opts.signal?.aborted) break
       await sleep(pollMs, opts.signal)
     }
   } finally {
     await drills?.settle()
+    await retention.settle()
     for (const shipper of shippers) await shipper.close()
     emit({ event: 'agent.stopped', message: 'everything captured is shipped' })
     await opts.alerts?.flush()

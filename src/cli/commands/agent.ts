@@ -8,8 +8,10 @@ const command: Command = {
   usage: 'drkit agent [--once] [--no-drills] [--verbose]',
   help:
     'Runs in the foreground until SIGTERM or SIGINT, then ships everything captured before it exits.\n' +
-    'With --once: one pass (ship what is captured, take snapshots that are due, run the due drills, check the\n' +
-    'objectives) and exit.\n' +
+    'With --once: one pass (ship what is captured, take snapshots that are due, run the due drills, apply the\n' +
+    'due retention, check the objectives) and exit.\n' +
+    'A resource with `retention.schedule` has its retention applied then (forget and prune, as `drkit forget`),\n' +
+    'in the background and safely beside capture and backups; each run is stored as evidence.\n' +
     'Drills whose `every` makes them due run one at a time in the background, never holding up capture; each\n' +
     'report is stored like `drkit drill`. --no-drills leaves drills to cron (`drkit drill --due`).\n' +
     "Alerts go to the plan's notifiers: backup.failed, capture.gap, and from a check every minute rpo.breached,\n" +
@@ -31,7 +33,16 @@ const command: Command = {
           if (e.event === 'capture.shipped' && !values.verbose) return
           const subject = e.resource ?? e.drill
           const line = `${new Date().toISOString()} ${e.event}${subject ? ` ${subject}` : ''}: ${e.message}`
-          if (['capture.gap', 'snapshot.failed', 'capture.warning', 'check.failed', 'drill.failed'].includes(e.event))
+          if (
+            [
+              'capture.gap',
+              'snapshot.failed',
+              'capture.warning',
+              'check.failed',
+              'drill.failed',
+              'retention.failed',
+            ].includes(e.event)
+          )
             out.warn(line)
           else out.info(line)
         },

@@ -7,9 +7,10 @@ import { formatDuration } from '../../plan/index.js'
 import { shortId } from '../../repository/index.js'
 import { commandAlerts } from '../alerting.js'
 import type { Command } from '../command.js'
+import { durationFlag } from '../flags.js'
 import { formatBytes, formatMs } from '../output.js'
 
-const usage = 'drkit verify [RESOURCE] [--read-data[=PERCENT]] [--restore-test] [--json]'
+const usage = 'drkit verify [RESOURCE] [--read-data[=PERCENT]] [--restore-test] [--wait DURATION] [--json]'
 
 const command: Command = {
   summary: 'check that every snapshot and moment can be restored, and that backups are fresh',
@@ -21,17 +22,20 @@ const command: Command = {
     'point against its RPO, and for a `snapshots.schedule` the days of the last 30 without a snapshot.\n' +
     'With --restore-test, the newest recoverable state of each resource is restored into a scratch target\n' +
     '(removed afterwards) and compared with what was recorded at backup time.\n' +
+    'Holds a read lock on the repository, so that no prune deletes what it reads; it waits (--wait, default\n' +
+    "10m) for a prune's delete phase in flight.\n" +
     'The result is stored in the repository as evidence (shown by `drkit status` and `drkit report`); a failure\n' +
     'sends the alert verify.failed, and the next passing run resolves it.\n' +
     'Exits 1 naming each damaged object, the snapshots and moments it makes unrecoverable, or the objective missed.',
-  options: { 'read-data': { type: 'boolean' }, 'restore-test': { type: 'boolean' } },
+  options: { 'read-data': { type: 'boolean' }, 'restore-test': { type: 'boolean' }, wait: { type: 'string' } },
   async run({ values, positionals }, { out, config }) {
     if (positionals.length > 1) throw new PlanError(`unexpected argument "${positionals[1]}"`, `Usage: ${usage}`)
     const readData = percentFlag(values['read-data'])
     const ctx = await openContext({ config })
     try {
       const restoreTest = values['restore-test'] === true
-      const result = await verify(ctx, { resource: positionals[0], readData, restoreTest })
+      const waitMs = durationFlag('wait', values.wait)
+      const result = await verify(ctx, { resource: positionals[0], readData, restoreTest, waitMs })
       if (result.evidence.error) out.warn(`the result could not be stored as evidence: ${result.evidence.error}`)
       const alerts = commandAlerts(ctx.plan, out)
       alertVerifyResult(alerts, result)
