@@ -14,6 +14,7 @@
  * that names blobs. Without it (a plain repository) blobs are named by their SHA-256.
  */
 import { createCipheriv, createDecipheriv, createHmac, hash, randomBytes } from 'node:crypto'
+import { createRequire } from 'node:module'
 import { Compressor, Decompressor } from 'zstd-napi'
 
 const raw = 0
@@ -21,6 +22,12 @@ const zstd = 1
 const sealed = 2
 const nonceLength = 12
 const tagLength = 16
+
+/** zstd's own context, to decompress into a buffer of ours (Decompressor allocates one per call). */
+const zstdBinding = /** @type {typeof import('zstd-napi/binding.js')} */ (
+  createRequire(import.meta.url)('zstd-napi/binding.js')
+)
+const zstdContext = new zstdBinding.DCtx()
 
 const compressor = new Compressor()
 compressor.setParameters({ compressionLevel: 2 })
@@ -193,7 +200,10 @@ export function openFrames(bytes, frames, where, key) {
 /**
  * The plaintext of a run of a stream's blobs, in order, from the ranged reads that hold
  * their frames: each frame is decoded once and each blob checked against its id once,
- * however often the run repeats it. Descriptions are flat arrays, cheap to post to a worker.
+ * however often the run repeats it. A frame whose blobs come in the run in their order,
+ * all of them, is decompressed straight into its place in the result (the common case:
+ * a full image), any other into a buffer of its own. Descriptions are flat arrays, cheap
+ * to post to a worker.
  * @param {Uint8Array[]} ranges ranged reads of packs
  * @param {string[]} where names each range's pack in messages
  * @param {Uint32Array} frames for each frame: its range, its start in the range, its stored length
@@ -203,47 +213,101 @@ export function openFrames(bytes, frames, where, key) {
  * @returns {Uint8Array | string} the blobs one after the other, or why one of them is damaged
  */
 export function readRun(ranges, where, frames, blobs, ids, key) {
+  const count = blobs.length / 3
+  const field = (/** @type {Uint32Array} */ a, /** @type {number} */ i) => /** @type {number} */ (a[i])
   let total = 0
-  for (let i = 2; i < blobs.length; i += 3) total += /** @type {number} */ (blobs[i])
+  for (let b = 0; b < count; b++) total += field(blobs, b * 3 + 2)
   const out = new Uint8Array(total)
+  const idBytes = Buffer.from(ids.buffer, ids.byteOffset, ids.byteLength)
   /** @type {(Uint8Array | undefined)[]} */
   const decoded = []
-  /** Blobs already checked, by frame and start: the id they were checked against. */
+  /** Blobs already checked, by frame and start: the blob whose id they matched. */
   const checked = new Map()
-  let at = 0
-  for (let b = 0, i = 0; i < blobs.length; b++, i += 3) {
-    const f = /** @type {number} */ (blobs[i])
-    const inner = /** @type {number} */ (blobs[i + 1])
-    const end = inner + /** @type {number} */ (blobs[i + 2])
-    const range = /** @type {number} */ (frames[f * 3])
-    const id = ids.subarray(b * 32, b * 32 + 32)
-    let plain = decoded[f]
-    if (!plain) {
-      const start = /** @type {number} */ (frames[f * 3 + 1])
-      const stored = /** @type {Uint8Array} */ (ranges[range]).subarray(
-        start,
-        start + /** @type {number} */ (frames[f * 3 + 2]),
-      )
-      try {
-        plain = decode(stored, `a frame of ${where[range]}`, key)
-      } catch (err) {
-        return /** @type {Error} */ (err).message
-      }
-      decoded[f] = plain
-    }
-    const place = f * 2 ** 32 + inner
+  const stored = (/** @type {number} */ f) => {
+    const start = field(frames, f * 3 + 1)
+    return /** @type {Uint8Array} */ (ranges[field(frames, f * 3)]).subarray(start, start + field(frames, f * 3 + 2))
+  }
+  const what = (/** @type {number} */ f) => `a frame of ${where[field(frames, f * 3)]}`
+  /** Checks blob b, found at plain[inner, end), against its id, unless a blob with the same id was checked there. */
+  const check = (/** @type {number} */ b, /** @type {Uint8Array} */ plain, /** @type {number} */ inner) => {
+    const f = field(blobs, b * 3)
+    const end = inner + field(blobs, b * 3 + 2)
+    const place = f * 2 ** 32 + field(blobs, b * 3 + 1)
     const seen = checked.get(place)
-    if (!(seen && Buffer.compare(seen, id) === 0)) {
-      if (end > plain.length || Buffer.compare(blobDigest(plain.subarray(inner, end), key), id) !== 0) {
-        const hex = Buffer.from(id).toString('hex', 0, 6)
-        return `chunk ${hex} in ${where[range]} does not match its hash: the stored data is damaged`
-      }
-      checked.set(place, id)
+    if (seen !== undefined && idBytes.compare(idBytes, seen * 32, seen * 32 + 32, b * 32, b * 32 + 32) === 0) return
+    if (end > plain.length || blobDigest(plain.subarray(inner, end), key).compare(idBytes, b * 32, b * 32 + 32) !== 0) {
+      const hex = idBytes.toString('hex', b * 32, b * 32 + 6)
+      throw new DamageError(
+        `chunk ${hex} in ${where[field(frames, f * 3)]} does not match its hash: the stored data is damaged`,
+      )
     }
-    out.set(plain.subarray(inner, end), at)
-    at += end - inner
+    checked.set(place, b)
+  }
+  try {
+    let at = 0
+    for (let b = 0; b < count; ) {
+      const f = field(blobs, b * 3)
+      if (decoded[f] === undefined && field(blobs, b * 3 + 1) === 0) {
+        // The blobs from b on that are frame f's in its order: if they are all of it, it is decoded in place.
+        let e = b
+        let size = 0
+        while (e < count && field(blobs, e * 3) === f && field(blobs, e * 3 + 1) === size)
+          size += field(blobs, e++ * 3 + 2)
+        const place = out.subarray(at, at + size)
+        if (decodeInto(stored(f), place, what(f), key)) {
+          decoded[f] = place
+          for (let inner = 0; b < e; b++) {
+            check(b, place, inner)
+            inner += field(blobs, b * 3 + 2)
+          }
+          at += size
+          continue
+        }
+      }
+      let plain = decoded[f]
+      if (plain === undefined) {
+        plain = decode(stored(f), what(f), key)
+        decoded[f] = plain
+      }
+      const inner = field(blobs, b * 3 + 1)
+      check(b, plain, inner)
+      out.set(plain.subarray(inner, inner + field(blobs, b * 3 + 2)), at)
+      at += field(blobs, b * 3 + 2)
+      b++
+    }
+  } catch (err) {
+    if (err instanceof DamageError) return err.message
+    throw err
   }
   return out
+}
+
+/**
+ * Decodes a stored envelope into `dst` when its plaintext is exactly `dst.length` bytes;
+ * false, with nothing decoded, when it is another size. DamageError as `decode`.
+ * @param {Uint8Array} stored
+ * @param {Uint8Array} dst
+ * @param {string} what
+ * @param {Uint8Array} [key]
+ * @returns {boolean}
+ */
+function decodeInto(stored, dst, what, key) {
+  if (!key && stored[0] === sealed)
+    throw new DamageError(`${what} is encrypted, but the repository is not: it is damaged`)
+  const envelope = key ? open(stored, what, key) : stored
+  const body = envelope.subarray(1)
+  if (envelope[0] === raw) {
+    if (body.length !== dst.length) return false
+    dst.set(body)
+    return true
+  }
+  if (envelope[0] !== zstd) throw new DamageError(`${what} has an unknown encoding (${envelope[0]}): it is damaged`)
+  try {
+    if (zstdBinding.getFrameContentSize(body) !== dst.length) return false
+    return zstdContext.decompress(dst, body) === dst.length
+  } catch {
+    throw new DamageError(`${what} cannot be decompressed: it is damaged`)
+  }
 }
 
 /**

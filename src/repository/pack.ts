@@ -73,7 +73,9 @@ export class PackBuilder {
   private body = Buffer.alloc(0)
   private entries: PackEntry[] = []
   private bytes = 0
+  /** Plaintext and stored bytes of every frame sealed so far, in every pack: the compression ratio. */
   private raw = 0
+  private stored = 0
   private sealing: { stored: Promise<Uint8Array>; blobs: { id: string; rawLength: number }[]; raw: number }[] = []
   private sealingRaw = 0
   private open: { id: string; plain: Uint8Array }[] = []
@@ -89,7 +91,7 @@ export class PackBuilder {
 
   /** Stored bytes so far; frames still being sealed count at the compression ratio seen so far. */
   get size(): number {
-    const ratio = this.raw > 0 ? this.bytes / this.raw : 0.5
+    const ratio = this.raw > 0 ? this.stored / this.raw : 0.5
     return this.bytes + (this.sealingRaw + this.openBytes) * ratio
   }
 
@@ -127,6 +129,7 @@ export class PackBuilder {
       }
       this.append(stored)
       this.raw += frame.raw
+      this.stored += stored.length
       this.sealingRaw -= frame.raw
     }
   }

@@ -131,23 +131,29 @@ export class BlobReader {
     }
   }
 
-  /** A stream's chunks in runs of about `windowBytes` of plaintext: their ids and index slots. */
+  /**
+   * A stream's chunks in runs of about `windowBytes` of plaintext, their ids and index
+   * slots. A window never spans two chunk lists (a list holds a few windows' worth).
+   */
   private async *windows(ref: StreamRef, context: string): AsyncIterable<Window> {
-    let window = emptyWindow()
     for await (const list of this.chunkLists(ref, context)) {
+      let start = 0
+      let slots: number[] = []
+      let bytes = 0
       for (let at = 0; at < list.length; at += 32) {
         const slot = this.index.slotOfKey(list.toString('latin1', at, at + 32))
         if (slot === undefined) this.locate(list.toString('hex', at, at + 32), context)
-        window.ids.push(list.subarray(at, at + 32))
-        window.slots.push(slot!)
-        window.bytes += this.index.rawLengthOfSlot(slot!)
-        if (window.bytes >= windowBytes) {
-          yield window
-          window = emptyWindow()
+        slots.push(slot!)
+        bytes += this.index.rawLengthOfSlot(slot!)
+        if (bytes >= windowBytes || at + 32 === list.length) {
+          // Uint8Array's slice copies (a Buffer's would not): the ids move to a worker.
+          yield { ids: Uint8Array.prototype.slice.call(list, start, at + 32), slots }
+          start = at + 32
+          slots = []
+          bytes = 0
         }
       }
     }
-    if (window.slots.length > 0) yield window
   }
 
   /** Reads the frames a window needs, in coalesced ranges, and has a frame worker lay out its plaintext. */
@@ -167,7 +173,9 @@ export class BlobReader {
         frame = found.push(at) - 1
         frameOf.set(key, frame)
       }
-      blobs.set([frame, place[3]!, place[4]!], i * 3)
+      blobs[i * 3] = frame
+      blobs[i * 3 + 1] = place[3]!
+      blobs[i * 3 + 2] = place[4]!
     }
     const numbers = new Map(found.map((frame, i) => [frame, i]))
     const ranges = coalesce([...found])
@@ -180,20 +188,15 @@ export class BlobReader {
       ranges.map((range) => this.getRange(range.pack, range.offset, range.end - range.offset, context)),
     )
     const where = ranges.map((range) => `pack ${range.pack.slice(0, 12)}`)
-    const ids = new Uint8Array(count * 32)
-    for (const [i, id] of window.ids.entries()) ids.set(id, i * 32)
-    return FramePool.shared().readRun({ ranges: bytes, where, frames, blobs, ids }, this.codec.key)
+    return FramePool.shared().readRun({ ranges: bytes, where, frames, blobs, ids: window.ids }, this.codec.key)
   }
 }
 
-/** A run of a stream's chunks: their ids (views into chunk lists) and index slots. */
+/** A run of a stream's chunks: their ids (32 bytes each, a buffer of their own) and index slots. */
 interface Window {
-  ids: Uint8Array[]
+  ids: Uint8Array
   slots: number[]
-  bytes: number
 }
-
-const emptyWindow = (): Window => ({ ids: [], slots: [], bytes: 0 })
 
 interface Frame {
   pack: string

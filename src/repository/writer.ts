@@ -179,13 +179,15 @@ export class RepositoryWriter {
       Uint32Array.from(ends),
       this.codec.key,
     )
-    for (const [k, blobs] of frames.entries())
+    for (const [k, blobs] of frames.entries()) {
       this.pack.addSealed(
         blobs,
         sealed.then((stored) => stored[k]!),
       )
+      // Checked frame by frame, so that small packs (a repository's packSize) stay small.
+      if (this.pack.size >= this.packSize) await this.uploadPack()
+    }
     await this.pack.settle(framesInFlight)
-    if (this.pack.size >= this.packSize) await this.uploadPack()
   }
 
   /** Makes the snapshot visible: flush packs, write the index, then the manifest. */
