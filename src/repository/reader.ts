@@ -10,7 +10,7 @@ import type { BlobLocation, PackIndex } from './pack-index.js'
 /** Read-ahead of a stream, in plaintext bytes: large enough for few big reads, small enough for flat memory. */
 const windowBytes = 4 * 1024 * 1024
 /** Windows loaded ahead of the one being consumed: enough to keep every frame worker busy. */
-const windowsAhead = 6
+const windowsAhead = 4
 /** Blobs closer than this in a pack are fetched with one ranged read. */
 const coalesceGap = 256 * 1024
 const maxRangeBytes = 4 * 1024 * 1024
