@@ -274,7 +274,8 @@ function render(
     '- `redis-cli --rdb FILE` asks the server for a replication sync and writes the RDB it streams (every ' +
       'database of the server; the others held only a few test keys); `repl-diskless-sync-delay` is set to 0 ' +
       'for the run (it is 5 s by default: a diskless sync waits that long for other replicas). drkit reads database ' +
-      `${sourceDb} with SCAN and, per batch of keys, DUMP and PTTL in one MULTI/EXEC (the default \`form: dump\`, docs/REDIS.md); it restores with RESTORE. The restore goes into the empty database $targetDb; ` +
+      `${sourceDb} with SCAN and, per batch of keys, DUMP and PTTL in one MULTI/EXEC (the default \`form: dump\`, ` +
+      `docs/REDIS.md); it restores with RESTORE. The restore goes into the empty database ${targetDb}; ` +
       'its key count is checked after each restore. As a reference for what the server can take, the commands ' +
       'that created the keys are replayed into the same empty database with `redis-cli --pipe`.',
     '',
@@ -341,7 +342,7 @@ function render(
       mdRow([
         String(i + 1),
         r.order,
-        `$seconds(r.backup.ms)/ ${seconds(r.rdb.ms)}`,
+        `${seconds(r.backup.ms)} / ${seconds(r.rdb.ms)}`,
         `${seconds(r.restore.ms)} / ${seconds(r.pipe.ms)}`,
         Math.round(keysPerSecond(r)).toLocaleString('en'),
         `${bytes(r.backup.rssBytes)} / ${bytes(r.restore.rssBytes)}`,
