@@ -1,4 +1,5 @@
-import { lstat, readdir, readlink } from 'node:fs/promises'
+import { lstatSync, readlinkSync } from 'node:fs'
+import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { DrkitError } from '../../errors.js'
 import type { PathMatcher } from './pattern.js'
@@ -39,51 +40,43 @@ export async function* walkTree(
     }
     throw cannotRead(join(root, dir), err)
   }
-  // The entries of a directory are looked up a few dozen at a time, in parallel: one lstat
-  // after another would leave the disk and the thread pool mostly idle on large trees.
-  for (let from = 0; from < names.length; from += statsAtOnce) {
-    const paths = names
-      .slice(from, from + statsAtOnce)
-      .map((name) => (dir === '' ? name : `${dir}/${name}`))
-      .filter((path) => !excluded(path))
-    const looked = await Promise.all(paths.map((path) => lookUp(join(root, path))))
-    for (const [i, path] of paths.entries()) {
-      const found = looked[i]!
-      if (found === 'gone') {
-        report.vanished.push(path)
-        continue
-      }
-      const { st, target } = found
-      const type = st.isDirectory() ? 'dir' : st.isFile() ? 'file' : st.isSymbolicLink() ? 'symlink' : undefined
-      if (!type) {
-        report.skipped.push(path)
-        continue
-      }
-      const mode = Number(st.mode & 0o7777n)
-      const size = type === 'file' ? Number(st.size) : 0
-      const times = { mtimeNs: st.mtimeNs.toString(), ctimeNs: st.ctimeNs.toString() }
-      yield { path, type, mode, ...times, size, ino: st.ino, ...(target ? { target } : {}) }
-      if (type === 'dir') yield* walkTree(root, excluded, report, path)
+  for (const name of names) {
+    const path = dir === '' ? name : `${dir}/${name}`
+    if (excluded(path)) continue
+    const found = lookUp(join(root, path))
+    if (found === 'gone') {
+      report.vanished.push(path)
+      continue
     }
+    const { st, target } = found
+    const type = st.isDirectory() ? 'dir' : st.isFile() ? 'file' : st.isSymbolicLink() ? 'symlink' : undefined
+    if (!type) {
+      report.skipped.push(path)
+      continue
+    }
+    const mode = Number(st.mode & 0o7777n)
+    const size = type === 'file' ? Number(st.size) : 0
+    const times = { mtimeNs: st.mtimeNs.toString(), ctimeNs: st.ctimeNs.toString() }
+    yield { path, type, mode, ...times, size, ino: st.ino, ...(target ? { target } : {}) }
+    if (type === 'dir') yield* walkTree(root, excluded, report, path)
   }
 }
 
-const statsAtOnce = 64
-
-/** An entry's status (and a symlink's target), or 'gone' when it vanished since its directory was read. */
-async function lookUp(abs: string) {
+/**
+ * An entry's status (and a symlink's target), or 'gone' when it vanished since its directory
+ * was read. Synchronous on purpose: an lstat takes microseconds, and a promise per entry cost
+ * several times that on trees of many small files, where the walk is most of an incremental
+ * snapshot's work.
+ */
+function lookUp(abs: string) {
   try {
-    const st = await lstatNs(abs)
-    const target = st.isSymbolicLink() ? await readlink(abs) : undefined
+    const st = lstatSync(abs, { bigint: true })
+    const target = st.isSymbolicLink() ? readlinkSync(abs) : undefined
     return { st, target }
   } catch (err) {
     if (!isGone(err)) throw cannotRead(abs, err)
     return 'gone' as const
   }
-}
-
-export function lstatNs(path: string) {
-  return lstat(path, { bigint: true })
 }
 
 export function isGone(err: unknown): boolean {
