@@ -4,12 +4,13 @@
  * the files changed, with the bytes each repository grew by.
  */
 import { mkdir, readdir, rm } from 'node:fs/promises'
+import { loadavg } from 'node:os'
 import { join } from 'node:path'
 import { changeTree, ensureTree, treeVersion } from './files-tree.js'
 import { check, dirBytes, type Measured, measure, median, rotate, run, syncDisks } from './measure.js'
 import { type ProfileSummary, renderProfile, summarizeProfile } from './profile.js'
 import { against, bytes, mdRow, met, ratio, seconds } from './report.js'
-import { type BenchOptions, DrkitFolder, log, root, storedBytes, workDir } from './sources-shared.js'
+import { type BenchOptions, DrkitFolder, loadLine, log, root, storedBytes, workDir } from './sources-shared.js'
 
 interface Sample {
   ms: number
@@ -130,6 +131,7 @@ async function profile(pristine: string, runDir: string): Promise<ProfileSummary
 }
 
 export async function benchFiles(opts: BenchOptions): Promise<string> {
+  const loadAtStart = loadavg()[0]!
   const version = await check(['restic', 'version']).catch(() => {
     throw new Error('restic is missing. On Debian or Ubuntu: sudo apt-get install restic')
   })
@@ -144,7 +146,7 @@ export async function benchFiles(opts: BenchOptions): Promise<string> {
     const reps: Rep[] = []
     for (let i = 0; i < opts.reps; i++) reps.push(await runRep(i, opts, tree.path, runDir))
     const profiles = opts.profile ? await profile(tree.path, runDir) : []
-    return render(opts, reps, profiles, tree, version.split(' ').slice(0, 2).join(' '))
+    return render(opts, reps, profiles, tree, version.split(' ').slice(0, 2).join(' '), loadLine(loadAtStart))
   } finally {
     if (!opts.keep) await rm(runDir, { recursive: true, force: true })
   }
@@ -156,6 +158,7 @@ function render(
   profiles: ProfileSummary[],
   tree: Awaited<ReturnType<typeof ensureTree>>,
   restic: string,
+  load: string,
 ): string {
   const m = (pick: (r: Rep) => number) => median(reps.map(pick))
   const fullTime = m((r) => r.full.drkit.ms / r.full.restic.ms)
@@ -191,6 +194,7 @@ function render(
     `- Command: \`${opts.command}\``,
     `- Date: ${opts.date}`,
     `- Machine: ${opts.machine}`,
+    `- Load: ${load}`,
     `- Versions: ${opts.versions}, ${restic}`,
     `- Tree: ${bytes(tree.bytes)} in ${tree.files.toLocaleString('en')} files (generator v${treeVersion}, seed ` +
       `${opts.seed}): ${tree.small.toLocaleString('en')} small (1 to 32 KiB, 20% of the bytes), ${tree.medium} medium ` +

@@ -7,12 +7,13 @@
  */
 import { createWriteStream, existsSync } from 'node:fs'
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises'
+import { loadavg } from 'node:os'
 import { dirname, join } from 'node:path'
 import { Rand } from './generate.js'
 import { check, dirBytes, type Measured, measure, median, rotate, run, syncDisks } from './measure.js'
 import { type ProfileSummary, renderProfile, summarizeProfile } from './profile.js'
 import { against, bytes, mdRow, met, ratio, seconds } from './report.js'
-import { type BenchOptions, DrkitFolder, log, root, storedBytes, workDir } from './sources-shared.js'
+import { type BenchOptions, DrkitFolder, loadLine, log, root, storedBytes, workDir } from './sources-shared.js'
 
 const sourceDb = 3
 const targetDb = 2
@@ -213,6 +214,7 @@ async function profile(runDir: string): Promise<ProfileSummary[]> {
 }
 
 export async function benchRedis(opts: BenchOptions): Promise<string> {
+  const loadAtStart = loadavg()[0]!
   const ping = await run(['redis-cli', 'ping']).catch(() => undefined)
   if (ping?.stdout.trim() !== 'PONG') throw new Error('no Redis at 127.0.0.1:6379 (or no redis-cli): start one')
   const version = /redis_version:(\S+)/.exec(await check(['redis-cli', 'info', 'server']))?.[1] ?? 'unknown'
@@ -233,7 +235,7 @@ export async function benchRedis(opts: BenchOptions): Promise<string> {
     const reps: Rep[] = []
     for (let i = 0; i < opts.reps; i++) reps.push(await runRep(i, opts, runDir, keys, commands))
     const profiles = opts.profile ? await profile(runDir) : []
-    return render(opts, reps, profiles, { keys, version, memory })
+    return render(opts, reps, profiles, { keys, version, memory, load: loadLine(loadAtStart) })
   } finally {
     if (delay) await check(['redis-cli', 'config', 'set', 'repl-diskless-sync-delay', delay])
     if (!opts.keep) {
@@ -247,7 +249,7 @@ function render(
   opts: BenchOptions,
   reps: Rep[],
   profiles: ProfileSummary[],
-  data: { keys: number; version: string; memory: string },
+  data: { keys: number; version: string; memory: string; load: string },
 ): string {
   const m = (pick: (r: Rep) => number) => median(reps.map(pick))
   const vsRdb = m((r) => r.backup.ms / r.rdb.ms)
@@ -264,6 +266,7 @@ function render(
     `- Command: \`${opts.command}\``,
     `- Date: ${opts.date}`,
     `- Machine: ${opts.machine}`,
+    `- Load: ${data.load}`,
     `- Versions: ${opts.versions}, Redis ${data.version}`,
     `- Data: ${data.keys.toLocaleString('en')} keys in database ${sourceDb} (seed ${opts.seed}; Redis used_memory ` +
       `${data.memory}): 50% strings, 20% hashes, 10% lists, 10% sets, 7% sorted sets, 3% streams; collections of ` +
@@ -274,7 +277,8 @@ function render(
     '- `redis-cli --rdb FILE` asks the server for a replication sync and writes the RDB it streams (every ' +
       'database of the server; the others held only a few test keys); `repl-diskless-sync-delay` is set to 0 ' +
       'for the run (it is 5 s by default: a diskless sync waits that long for other replicas). drkit reads database ' +
-      `${sourceDb} with SCAN and pipelined reads (docs/REDIS.md). The restore goes into the empty database ${targetDb}; ` +
+      `${sourceDb} with SCAN and, per batch of keys, DUMP and PTTL in one MULTI/EXEC (the default \`form: dump\`, ` +
+      `docs/REDIS.md); it restores with RESTORE. The restore goes into the empty database ${targetDb}; ` +
       'its key count is checked after each restore. As a reference for what the server can take, the commands ' +
       'that created the keys are replayed into the same empty database with `redis-cli --pipe`.',
     '',

@@ -3,7 +3,9 @@
  * where things are, the options each is given, and a drkit folder (plan plus repository)
  * whose commands run through GNU time.
  */
+
 import { mkdir, writeFile } from 'node:fs/promises'
+import { availableParallelism, loadavg } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { check, type Measured, measure } from './measure.js'
@@ -69,4 +71,10 @@ export class DrkitFolder {
 export function storedBytes(m: Measured): number {
   const doc = JSON.parse(m.stdout) as { snapshots: { storedBytes: number }[] }
   return doc.snapshots[0]?.storedBytes ?? Number.NaN
+}
+
+/** The 1-minute load average at a run's start and now, on a machine others may be using too. */
+export function loadLine(atStart: number): string {
+  const cores = availableParallelism()
+  return `1-minute load average ${atStart.toFixed(1)} at the start, ${loadavg()[0]!.toFixed(1)} at the end, on ${cores} cores`
 }

@@ -62,6 +62,15 @@ test('a dump image restores every type exactly, with consumer groups and TTLs', 
   expect(await dst.call('XINFO', 'GROUPS', 'stream:events')).toEqual(await src.call('XINFO', 'GROUPS', 'stream:events'))
   expect(await dst.pttl('session:a')).toBeGreaterThan(50_000)
   expect(await dst.pttl('hash:user')).toBe(-1)
+
+  // Without a bare connection the payloads go through the client's pipelines.
+  await dst.flushdb()
+  const image2 = await take(
+    await snapshotRedis(src, parseRedisUrl(redisUrl(7), 'test'), undefined, await bare(redisUrl(7))),
+  )
+  expect((await restoreRedis(image2, dst, target)).keys).toBe(await src.dbsize())
+  expect(await fingerprintOf(dst)).toEqual(await fingerprintOf(src))
+  expect(await dst.pttl('session:a')).toBeGreaterThan(50_000)
 })
 
 test('a target that reads an older RDB version is refused before anything is written', async () => {

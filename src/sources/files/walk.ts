@@ -1,4 +1,5 @@
-import { lstat, readdir, readlink } from 'node:fs/promises'
+import { lstatSync, readlinkSync } from 'node:fs'
+import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { DrkitError } from '../../errors.js'
 import type { PathMatcher } from './pattern.js'
@@ -42,17 +43,12 @@ export async function* walkTree(
   for (const name of names) {
     const path = dir === '' ? name : `${dir}/${name}`
     if (excluded(path)) continue
-    const abs = join(root, path)
-    let st: Awaited<ReturnType<typeof lstatNs>>
-    let target: string | undefined
-    try {
-      st = await lstatNs(abs)
-      if (st.isSymbolicLink()) target = await readlink(abs)
-    } catch (err) {
-      if (!isGone(err)) throw cannotRead(abs, err)
+    const found = lookUp(join(root, path))
+    if (found === 'gone') {
       report.vanished.push(path)
       continue
     }
+    const { st, target } = found
     const type = st.isDirectory() ? 'dir' : st.isFile() ? 'file' : st.isSymbolicLink() ? 'symlink' : undefined
     if (!type) {
       report.skipped.push(path)
@@ -66,8 +62,21 @@ export async function* walkTree(
   }
 }
 
-export function lstatNs(path: string) {
-  return lstat(path, { bigint: true })
+/**
+ * An entry's status (and a symlink's target), or 'gone' when it vanished since its directory
+ * was read. Synchronous on purpose: an lstat takes microseconds, and a promise per entry cost
+ * several times that on trees of many small files, where the walk is most of an incremental
+ * snapshot's work.
+ */
+function lookUp(abs: string) {
+  try {
+    const st = lstatSync(abs, { bigint: true })
+    const target = st.isSymbolicLink() ? readlinkSync(abs) : undefined
+    return { st, target }
+  } catch (err) {
+    if (!isGone(err)) throw cannotRead(abs, err)
+    return 'gone' as const
+  }
 }
 
 export function isGone(err: unknown): boolean {

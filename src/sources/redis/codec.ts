@@ -187,6 +187,10 @@ class ByteQueue {
   has(n: number) {
     return this.length >= n
   }
+  /** The first chunk (the queue must not be empty). */
+  get front(): Buffer {
+    return this.chunks[0]!
+  }
   /** Puts bytes back in front. */
   unshift(bytes: Buffer) {
     this.chunks.unshift(bytes)
@@ -226,7 +230,9 @@ export async function* recordBatches(data: AsyncIterable<Uint8Array>, context: s
 }
 
 function peekSize(queue: ByteQueue): number {
-  // The length prefix may straddle two chunks: take it (copied if need be), then put it back in front.
+  const first = queue.front
+  if (first.length >= 8) return first.readUInt32BE(0) * 2 ** 32 + first.readUInt32BE(4)
+  // The length prefix straddles two chunks: take it (copied), then put it back in front.
   const prefix = Buffer.from(queue.take(8))
   queue.unshift(prefix)
   return Number(prefix.readBigUInt64BE())

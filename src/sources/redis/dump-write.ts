@@ -1,10 +1,10 @@
 import { DrkitError } from '../../errors.js'
-import type { RawConnection, RawReply } from './raw.js'
+import { type RawConnection, type RawReply, RespBuilder } from './raw.js'
 
 /** Keys per batch, payload bytes after which a batch goes early, and batches in flight. */
 const batchKeys = 1000
 const batchBytes = 4 * 1024 * 1024
-const batchesInFlight = 2
+const batchesInFlight = 4
 
 /**
  * Writes DUMP payloads with `RESTORE key ttl payload REPLACE` on the bare connection, a
@@ -13,8 +13,7 @@ const batchesInFlight = 2
  * next `add`, `flush` or `settle`.
  */
 export class DumpWriter {
-  private commands: (string | Buffer)[][] = []
-  private bytes = 0
+  private readonly batch = new RespBuilder()
   private readonly inFlight: Promise<void>[] = []
   written = 0
 
@@ -23,21 +22,27 @@ export class DumpWriter {
     private readonly where: string,
   ) {}
 
-  /** Queues a key with its remaining TTL in ms (null: no expiry). */
-  async add(key: Buffer, payload: Buffer, ttlMs: number | null): Promise<void> {
-    this.commands.push(['RESTORE', key, String(ttlMs ?? 0), payload, 'REPLACE'])
-    this.bytes += payload.length
-    if (this.commands.length >= batchKeys || this.bytes >= batchBytes) await this.flush()
+  /**
+   * Queues a key with its remaining TTL in ms (null: no expiry); the key and the payload are
+   * given as ranges of a record body, copied straight into the batch.
+   */
+  async add(body: Buffer, key: [number, number], payload: [number, number], ttlMs: number | null): Promise<void> {
+    this.batch
+      .command(5)
+      .arg('RESTORE')
+      .arg(body, key[0], key[1])
+      .arg(String(ttlMs ?? 0))
+      .arg(body, payload[0], payload[1])
+      .arg('REPLACE')
+    if (this.batch.count >= batchKeys || this.batch.size >= batchBytes) await this.flush()
   }
 
   /** Sends the queued keys once fewer than `batchesInFlight` batches are unanswered. */
   async flush(): Promise<void> {
     while (this.inFlight.length >= batchesInFlight) await this.inFlight.shift()
-    if (this.commands.length === 0) return
-    const commands = this.commands
-    this.commands = []
-    this.bytes = 0
-    const sent = this.raw.send(commands).then((replies) => this.check(replies, commands.length))
+    if (this.batch.count === 0) return
+    const count = this.batch.count
+    const sent = this.raw.sendEncoded(this.batch.take(), count).then((replies) => this.check(replies, count))
     // Reported when awaited; never an unhandled rejection meanwhile.
     sent.catch(() => undefined)
     this.inFlight.push(sent)

@@ -39,12 +39,12 @@ const rdbTypes: Record<number, RedisType> = {
   ...Object.fromEntries([15, 19, 21].map((t) => [t, 'stream'])),
 }
 
-/** A dump record's payload (its value field), or undefined when the body is not laid out as one. */
-export function dumpPayload(body: Buffer, keyLength: number): Buffer | undefined {
+/** Where a dump record's payload (its value field) is in the body, or undefined when the body is not laid out as one. */
+export function dumpPayload(body: Buffer, keyLength: number): [number, number] | undefined {
   const at = 5 + keyLength + 8
   if (at + 4 > body.length) return undefined
   const length = body.readUInt32BE(at)
-  return at + 4 + length === body.length ? body.subarray(at + 4) : undefined
+  return at + 4 + length === body.length ? [at + 4, body.length] : undefined
 }
 
 /**

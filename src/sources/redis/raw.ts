@@ -20,6 +20,8 @@ export class RawConnection {
   private chunks: Buffer[] = []
   private length = 0
   private need = 0
+  /** Arrays being received: the elements so far and how many are still to come. */
+  private readonly open: { items: RawReply[]; left: number }[] = []
   private readonly waiting: { count: number; replies: RawReply[]; done: (r: RawReply[]) => void }[] = []
   private failure: Error | undefined
 
@@ -71,10 +73,20 @@ export class RawConnection {
 
   /** Sends the commands in one write; resolves to their replies, in order (errors as values). */
   send(commands: (string | Buffer)[][]): Promise<RawReply[]> {
+    const resp = new RespBuilder()
+    for (const args of commands) {
+      resp.command(args.length)
+      for (const a of args) resp.arg(a)
+    }
+    return this.sendEncoded(resp.take(), commands.length)
+  }
+
+  /** Sends `count` commands already encoded as RESP (see `RespBuilder`); resolves to their replies. */
+  sendEncoded(bytes: Buffer, count: number): Promise<RawReply[]> {
     if (this.failure) return Promise.reject(this.failure)
     return new Promise((done) => {
-      this.waiting.push({ count: commands.length, replies: [], done })
-      this.socket.write(encode(commands))
+      this.waiting.push({ count, replies: [], done })
+      this.socket.write(bytes)
     })
   }
 
@@ -98,8 +110,25 @@ export class RawConnection {
         break
       }
       at = parsed.end
+      // Arrays are assembled element by element, so that a large one arriving in pieces is
+      // parsed once, not again from its start with every piece.
+      let reply: RawReply
+      if ('array' in parsed) {
+        if (parsed.array > 0) {
+          this.open.push({ items: [], left: parsed.array })
+          continue
+        }
+        reply = []
+      } else reply = parsed.reply
+      for (let top = this.open.at(-1); top; top = this.open.at(-1)) {
+        top.items.push(reply)
+        if (--top.left > 0) break
+        this.open.pop()
+        reply = top.items
+      }
+      if (this.open.length > 0) continue
       const head = this.waiting[0]!
-      head.replies.push(parsed.reply)
+      head.replies.push(reply)
       if (head.replies.length === head.count) {
         this.waiting.shift()
         head.done(head.replies)
@@ -138,26 +167,51 @@ function writeHeader(out: Buffer, at: number, prefix: number, n: number): number
   return at
 }
 
-/** Commands as RESP arrays of bulk strings, in one buffer. */
-function encode(commands: (string | Buffer)[][]): Buffer {
-  let size = 0
-  for (const args of commands) {
-    size += 16
-    for (const a of args) size += 16 + (typeof a === 'string' ? Buffer.byteLength(a) : a.length)
+/** Builds a batch of commands as RESP straight into one growing buffer: no objects per argument. */
+export class RespBuilder {
+  private out = Buffer.allocUnsafe(64 * 1024)
+  private at = 0
+  count = 0
+
+  get size(): number {
+    return this.at
   }
-  const out = Buffer.allocUnsafe(size)
-  let at = 0
-  for (const args of commands) {
-    at = writeHeader(out, at, 0x2a, args.length)
-    for (const a of args) {
-      const bytes = bytesOf(a)
-      at = writeHeader(out, at, 0x24, bytes.length)
-      at += bytes.copy(out, at)
-      out[at++] = 13
-      out[at++] = 10
-    }
+
+  /** Starts a command of `args` arguments. */
+  command(args: number): this {
+    this.reserve(16)
+    this.at = writeHeader(this.out, this.at, 0x2a, args)
+    this.count++
+    return this
   }
-  return out.subarray(0, at)
+
+  /** One argument: the bytes source[from, to). */
+  arg(source: Buffer | string, from = 0, to = typeof source === 'string' ? -1 : source.length): this {
+    const bytes = bytesOf(source)
+    const end = to < 0 ? bytes.length : to
+    this.reserve(16 + end - from)
+    this.at = writeHeader(this.out, this.at, 0x24, end - from)
+    this.at += bytes.copy(this.out, this.at, from, end)
+    this.out[this.at++] = 13
+    this.out[this.at++] = 10
+    return this
+  }
+
+  /** The encoded commands; the builder starts over. */
+  take(): Buffer {
+    const done = this.out.subarray(0, this.at)
+    this.out = Buffer.allocUnsafe(Math.max(64 * 1024, this.out.length))
+    this.at = 0
+    this.count = 0
+    return done
+  }
+
+  private reserve(n: number): void {
+    if (this.at + n <= this.out.length) return
+    const bigger = Buffer.allocUnsafe(Math.max(2 * this.out.length, this.at + n))
+    this.out.copy(bigger, 0, 0, this.at)
+    this.out = bigger
+  }
 }
 
 /** The integer in buf[from, to) (an optional minus sign, then digits). */
@@ -168,9 +222,12 @@ function readInt(buf: Buffer, from: number, to: number): number {
   return negative ? -n : n
 }
 
-type Parsed = { reply: RawReply; end: number } | { need: number }
+type Parsed = { reply: RawReply; end: number } | { array: number; end: number } | { need: number }
 
-/** One reply starting at `at`, or how far the buffer must reach before it holds all of it. */
+/**
+ * One reply starting at `at` (of an array, only its length), or how far the buffer must
+ * reach before it holds all of it.
+ */
 function parse(buf: Buffer, at: number): Parsed {
   // Lines end in \r\n; no header line holds a \r before its end.
   const eol = buf.indexOf(13, at)
@@ -185,17 +242,6 @@ function parse(buf: Buffer, at: number): Parsed {
     const end = eol + 2 + n + 2
     return end > buf.length ? { need: end } : { reply: buf.subarray(eol + 2, eol + 2 + n), end }
   }
-  if (kind === 0x2a) {
-    if (n < 0) return { reply: null, end: eol + 2 }
-    const items: RawReply[] = []
-    let next = eol + 2
-    for (let i = 0; i < n; i++) {
-      const item = parse(buf, next)
-      if ('need' in item) return item
-      items.push(item.reply)
-      next = item.end
-    }
-    return { reply: items, end: next }
-  }
+  if (kind === 0x2a) return n < 0 ? { reply: null, end: eol + 2 } : { array: n, end: eol + 2 }
   throw new DrkitError(`Redis sent a reply drkit does not understand (type byte ${kind})`)
 }

@@ -62,10 +62,10 @@ export async function restoreRedis(
       for (const body of batch) {
         const keyLength = body.length >= 5 ? body.readUInt32BE(1) : -1
         if (keyLength < 0 || 13 + keyLength > body.length) throw damagedRecord(context, index, 'too short')
-        const key = body.subarray(5, 5 + keyLength)
+        const key = () => body.subarray(5, 5 + keyLength)
         const expireAt = body.readDoubleBE(5 + keyLength)
         index++
-        if (opts.keys && !opts.keys.some((p) => matchesPattern(p, key))) {
+        if (opts.keys && !opts.keys.some((p) => matchesPattern(p, key()))) {
           skipped++
           continue
         }
@@ -77,8 +77,8 @@ export async function restoreRedis(
         if (isDumpRecord(body)) {
           const payload = dumpPayload(body, keyLength)
           if (!payload) throw damagedRecord(context, index - 1, 'its DUMP payload does not fill it')
-          if (dumps) await dumps.add(key, payload, ttl)
-          else await writer.addDump(key, payload, ttl)
+          if (dumps) await dumps.add(body, [5, 5 + keyLength], payload, ttl)
+          else await writer.addDump(key(), body.subarray(...payload), ttl)
         } else if (scripted && fitsScript(body)) {
           await scripts.add(body, ttl)
           viaScript++

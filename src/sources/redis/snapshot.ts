@@ -10,13 +10,13 @@ export const consistency =
   'scan: not a point-in-time image; each key is read atomically, but keys written while the scan ran may appear ' +
   'with their old or new value, and keys created or deleted meanwhile may be missing or present'
 
-/** SCAN batches being read while the current one is stored. */
-const readAhead = 3
+/** SCAN batches being read while the current one is stored (more did not go faster, and took more memory). */
+const readAhead = 1
 
 /**
  * An image of one Redis database as a single content-chunked stream of records, read one
- * SCAN batch at a time (memory holds up to `readAhead` + 1 batches: the next ones are read
- * from the server while the repository stores the current one). Counts per type fill `tables` and
+ * SCAN batch at a time (memory holds two batches: the next one is read from the server
+ * while the repository stores the current one). Counts per type fill `tables` and
  * `details` as the stream is read: the backup reads them after the stream's end.
  *
  * Given a bare connection (`dump`), keys are stored as DUMP payloads (dump.ts) where the
@@ -57,8 +57,7 @@ export async function snapshotRedis(
       for (const [type, n] of rest.counts) dumped.batch.counts.set(type, (dumped.batch.counts.get(type) ?? 0) + n)
       return { records: Buffer.concat([dumped.batch.records, rest.records]), counts: dumped.batch.counts }
     }
-    // Several batches are read ahead, so that the server always has the next one to work on
-    // while the client stores the current one.
+    // The next batch is read while the current one is stored.
     const batches = scanKeys(client, patterns)[Symbol.asyncIterator]()
     const ahead: Promise<EncodedBatch>[] = []
     let scanned = false
