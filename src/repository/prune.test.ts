@@ -58,7 +58,9 @@ function onPruneLock(backend: Backend, hook: () => Promise<void>): Backend {
  * some frames (16 pages) are mostly in use and copied as stored, others recompressed.
  */
 async function setup(backend = openMemoryBackend(), opts: { mixed?: boolean; password?: string } = {}) {
-  const repo = await Repository.init(backend, { packSize: 64 * 1024, password: opts.password })
+  // With `mixed`, one pack holds all of `old`'s frames, so that the pack is worth repacking and both kinds of frame are in it.
+  const packSize = opts.mixed ? 1024 * 1024 : 64 * 1024
+  const repo = await Repository.init(backend, { packSize, password: opts.password })
   const a = randomBytes(4096 * 64)
   const old = await store(repo, a)
   const reused = (i: number) => (opts.mixed && i >= 32 ? i % 4 !== 0 : i % 4 === 0)
