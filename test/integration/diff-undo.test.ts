@@ -9,9 +9,9 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import Database from 'better-sqlite3'
 import { expect, onTestFinished, test } from 'vitest'
 import { createRepository, openContext } from '../../src/ops/context.js'
-import { runAgent } from '../../src/scheduler/agent.js'
 import type { Row } from '../../src/sources/index.js'
 import { decodeJsonValue, type JsonValue } from '../../src/timeline/index.js'
+import { startTestAgent } from '../support/agent.js'
 import { runCli, sqlitePlan } from '../support/cli.js'
 import { tempDir } from '../support/tmp.js'
 
@@ -46,20 +46,7 @@ async function scenario(schema: string): Promise<Scenario> {
     dir,
     db,
     cli: (...args) => runCli(args, { cwd: dir }),
-    async startAgent() {
-      const abort = new AbortController()
-      let started!: () => void
-      const ready = new Promise<void>((resolve) => (started = resolve))
-      const running = runAgent(ctx, { signal: abort.signal, onEvent: (e) => e.event === 'agent.started' && started() })
-      const stop = async () => {
-        abort.abort()
-        await running
-      }
-      // A failed test leaves no agent behind.
-      onTestFinished(stop)
-      await Promise.race([ready, running])
-      return stop
-    },
+    startAgent: () => startTestAgent(ctx),
     async moment() {
       await sleep(120)
       const at = new Date().toISOString()

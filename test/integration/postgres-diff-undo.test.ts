@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type pg from 'pg'
 import { expect, onTestFinished, test } from 'vitest'
 import { createRepository, openContext } from '../../src/ops/context.js'
-import { runAgent } from '../../src/scheduler/agent.js'
+import { startTestAgent } from '../support/agent.js'
 import { runCli } from '../support/cli.js'
 import { fingerprintOf, testDatabase, writePgPlan } from '../support/postgres.js'
 import { tempDir } from '../support/tmp.js'
@@ -46,19 +46,7 @@ async function scenario() {
     src,
     dir,
     cli: (...args: string[]) => runCli(args, { cwd: dir }),
-    async startAgent() {
-      const abort = new AbortController()
-      let started!: () => void
-      const ready = new Promise<void>((resolve) => (started = resolve))
-      const running = runAgent(ctx, { signal: abort.signal, onEvent: (e) => e.event === 'agent.started' && started() })
-      const stop = async () => {
-        abort.abort()
-        await running
-      }
-      onTestFinished(stop)
-      await Promise.race([ready, running])
-      return stop
-    },
+    startAgent: () => startTestAgent(ctx),
     async moment() {
       await sleep(250)
       const at = new Date().toISOString()
