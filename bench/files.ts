@@ -7,7 +7,7 @@ import { mkdir, readdir, rm } from 'node:fs/promises'
 import { loadavg } from 'node:os'
 import { join } from 'node:path'
 import { changeTree, ensureTree, treeVersion } from './files-tree.js'
-import { check, dirBytes, type Measured, measure, median, rotate, run, syncDisks } from './measure.js'
+import { check, dirBytes, measure, median, resticDataAdded, rotate, run, syncDisks } from './measure.js'
 import { type ProfileSummary, renderProfile, summarizeProfile } from './profile.js'
 import { against, bytes, mdRow, met, ratio, seconds } from './report.js'
 import { type BenchOptions, DrkitFolder, loadLine, log, root, storedBytes, workDir } from './sources-shared.js'
@@ -38,15 +38,6 @@ async function sideBySide(label: string, order: Tool[], steps: Record<Tool, () =
     log(`    ${label}: ${tool} ${seconds(out[tool].ms)}, ${bytes(out[tool].bytes)}, RSS ${bytes(out[tool].rssBytes)}`)
   }
   return out
-}
-
-function resticDataAdded(m: Measured): number {
-  for (const line of m.stdout.trim().split('\n').reverse()) {
-    if (!line.startsWith('{')) continue
-    const doc = JSON.parse(line) as { message_type?: string; data_added?: number }
-    if (doc.message_type === 'summary') return doc.data_added ?? Number.NaN
-  }
-  return Number.NaN
 }
 
 async function same(a: string, b: string): Promise<boolean> {

@@ -103,6 +103,16 @@ export async function sha256File(path: string): Promise<string> {
   return hash.digest('hex')
 }
 
+/** The bytes restic's `backup --json` says it added (its summary line), before compression. */
+export function resticDataAdded(m: Measured): number {
+  for (const line of m.stdout.trim().split('\n').reverse()) {
+    if (!line.startsWith('{')) continue
+    const doc = JSON.parse(line) as { message_type?: string; data_added?: number }
+    if (doc.message_type === 'summary') return doc.data_added ?? Number.NaN
+  }
+  return Number.NaN
+}
+
 export function median(values: number[]): number {
   if (values.length === 0) return Number.NaN
   const sorted = [...values].sort((a, b) => a - b)

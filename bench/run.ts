@@ -20,6 +20,7 @@ import {
   type Measured,
   machine,
   measure,
+  resticDataAdded,
   rotate,
   run,
   sha256File,
@@ -165,15 +166,6 @@ function sample(m: Measured, bytesLeft: number): Sample {
 function drkitStored(m: Measured): number {
   const doc = JSON.parse(m.stdout) as { snapshots: { storedBytes: number }[] }
   return doc.snapshots[0]?.storedBytes ?? Number.NaN
-}
-
-function resticDataAdded(m: Measured): number {
-  for (const line of m.stdout.trim().split('\n').reverse()) {
-    if (!line.startsWith('{')) continue
-    const doc = JSON.parse(line) as { message_type?: string; data_added?: number }
-    if (doc.message_type === 'summary') return doc.data_added ?? Number.NaN
-  }
-  return Number.NaN
 }
 
 type Step<T extends string> = Record<T, () => Promise<Sample>>
