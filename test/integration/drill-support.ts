@@ -58,6 +58,20 @@ export async function sqliteApp(
   return dir
 }
 
+/** The steps of a passing pitr drill, as `stepSummary` gives them, whatever the source. */
+export const pitrDrillSteps = [
+  'restore ok',
+  'verify ok',
+  'prepare ok',
+  'write ok',
+  'bookmark ok',
+  'write ok',
+  'fault ok',
+  'restore ok',
+  'verify ok',
+  'assert ok',
+]
+
 /** The report's step kinds and results, in order: `restore ok`, `fault ok`, ... */
 export function stepSummary(report: DrillReport): string[] {
   return report.steps.map((s) => `${s.kind} ${s.ok ? 'ok' : 'FAILED'}`)
