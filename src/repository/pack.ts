@@ -176,17 +176,22 @@ export class PackBuilder {
   }
 
   private trailer(): Buffer {
-    const list = Buffer.alloc(this.entries.length * entrySize)
-    writeEntries(this.entries, list, 0)
-    const tail = Buffer.alloc(4)
-    if (!this.codec.encrypted) {
-      tail.writeUInt32BE(this.entries.length)
-      return Buffer.concat([list, tail, magic])
-    }
-    const sealed = this.codec.encode(list)
-    tail.writeUInt32BE(sealed.length)
-    return Buffer.concat([sealed, tail, sealedMagic])
+    return packTrailer(this.entries, this.codec)
   }
+}
+
+/** A pack's trailer: its entry list (sealed in an encrypted repository), the list's size, the magic. */
+export function packTrailer(entries: PackEntry[], codec: Codec): Buffer {
+  const list = Buffer.alloc(entries.length * entrySize)
+  writeEntries(entries, list, 0)
+  const tail = Buffer.alloc(4)
+  if (!codec.encrypted) {
+    tail.writeUInt32BE(entries.length)
+    return Buffer.concat([list, tail, magic])
+  }
+  const sealed = codec.encode(list)
+  tail.writeUInt32BE(sealed.length)
+  return Buffer.concat([sealed, tail, sealedMagic])
 }
 
 /** Reads the entries from a pack's trailer (used by verify and index rebuilds). */

@@ -1,6 +1,6 @@
 import type { Codec } from './crypto/codec.js'
 import { sha256 } from './hash.js'
-import { entrySize, type PackEntry, writeEntries } from './pack.js'
+import { entrySize, type PackEntry, packTrailer } from './pack.js'
 
 /** A blob in a frame: its id, and its place in the frame's plaintext. */
 export interface FrameBlob {
@@ -66,15 +66,9 @@ export class PackAssembler {
   private async flush(): Promise<void> {
     const out = this.out
     if (!out || this.entries.length === 0) return
-    const list = Buffer.alloc(this.entries.length * entrySize)
-    writeEntries(this.entries, list, 0)
-    const body = this.codec.encrypted ? this.codec.encode(list) : list
-    let end = this.bytes
-    out.set(body, end)
-    end += body.length
-    out.writeUInt32BE(this.codec.encrypted ? body.length : this.entries.length, end)
-    out.write(this.codec.encrypted ? 'DRKPACKE' : 'DRKPACK1', end + 4, 'latin1')
-    end += 12
+    const trailer = packTrailer(this.entries, this.codec)
+    out.set(trailer, this.bytes)
+    const end = this.bytes + trailer.length
     const bytes = out.subarray(0, end)
     const entries = this.entries
     this.out = undefined
