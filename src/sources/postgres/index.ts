@@ -4,15 +4,8 @@
  * (pgoutput), restores into a new database with point-in-time replay, and fingerprints.
  * See docs/POSTGRES.md.
  */
-import { resolve } from 'node:path'
 import { z } from 'zod'
-import type { Capture, Source, SourceDefinition } from '../source.js'
-import { openPostgresCapture } from './capture.js'
-import { checkUrl, connect, databaseOf, type PgClient, withClient } from './connect.js'
-import { fingerprintPostgres } from './fingerprint.js'
-import { checkTarget, restorePostgres, restoreSqlFile } from './restore.js'
-import { openPostgresRows } from './rows/index.js'
-import { snapshotPostgres } from './snapshot.js'
+import type { SourceDefinition } from '../source.js'
 
 export const postgresConfig = z
   .object({
@@ -26,46 +19,6 @@ export type PostgresConfig = z.infer<typeof postgresConfig>
 export const postgres: SourceDefinition<PostgresConfig> = {
   type: 'postgres',
   configSchema: postgresConfig,
-  async open(config, ctx) {
-    checkUrl(config.url, ctx.resource)
-    /** A restore target: the URL of the database to restore into. */
-    const targetUrl = (target: string) => {
-      checkTarget(target)
-      databaseOf(target)
-      return target
-    }
-    let capture: Capture | undefined
-    let live: Promise<PgClient> | undefined
-    let rows: ReturnType<typeof openPostgresRows> | undefined
-    const source: Source = {
-      capabilities: { capture: true, partialRestore: 'tables', exactTransactionBoundaries: true, formats: ['sql'] },
-      get capture() {
-        capture ??= openPostgresCapture(config.url, ctx.resource)
-        return capture
-      },
-      get rows() {
-        rows ??= openPostgresRows(config.url, ctx.resource)
-        return rows
-      },
-      snapshot: () => snapshotPostgres(config.url, ctx.resource),
-      restore: (image, target, opts) =>
-        opts?.format === 'sql'
-          ? restoreSqlFile(image, resolve(ctx.baseDir, target), config.url, opts)
-          : restorePostgres(image, targetUrl(target), config.url, opts),
-      async fingerprint(of, opts) {
-        if (of === 'source') {
-          live ??= connect(config.url, ctx.resource)
-          return fingerprintPostgres(await live, opts?.tables)
-        }
-        return withClient(targetUrl(of.target), 'the restore target', (c) => fingerprintPostgres(c, opts?.tables))
-      },
-      async close() {
-        await capture?.close()
-        await rows?.close()
-        const c = await live?.catch(() => undefined)
-        await c?.end().catch(() => {})
-      },
-    }
-    return source
-  },
+  // The implementation, with its database driver, loads only when a resource of this type is opened.
+  open: (config, ctx) => import('./open.js').then((m) => m.openPostgres(config, ctx)),
 }
