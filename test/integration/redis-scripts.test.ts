@@ -50,7 +50,7 @@ async function records(bytes: Buffer): Promise<string[]> {
 
 test('the scripted and the per-key paths give the same image and the same restore', async () => {
   const src = await testDb(4)
-  const dst = await testDb(5)
+  const dst = await testDb(1)
   await seedEveryType(src)
   // Past the script's limits: a long string and a large hash go per key even when scripts run.
   await src.set('str:long', 'x'.repeat(600 * 1024))
@@ -75,13 +75,13 @@ test('the scripted and the per-key paths give the same image and the same restor
       }
     })(),
   })
-  const target = parseRedisUrl(redisUrl(5), 'test')
+  const target = parseRedisUrl(redisUrl(1), 'test')
   const viaScript = await restoreRedis(stored(scripted.bytes), dst, target)
   expect(viaScript.keys).toBe(await src.dbsize())
   expect(await fingerprintOf(dst)).toEqual(await fingerprintOf(src))
   expect(await dst.pttl('session:a')).toBeGreaterThan(0)
   await dst.flushdb()
-  const perKey = await restoreRedis(stored(scripted.bytes), await withoutScripts(src, 5), target)
+  const perKey = await restoreRedis(stored(scripted.bytes), await withoutScripts(src, 1), target)
   expect(perKey.keys).toBe(viaScript.keys)
   expect(await fingerprintOf(dst)).toEqual(await fingerprintOf(src))
   expect(await dst.pttl('session:a')).toBeGreaterThan(0)

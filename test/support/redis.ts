@@ -14,7 +14,7 @@ export const redisUrl = (db: number) => `redis://${redisHost}:${redisPort}/${db}
 
 /** A client on test database `db`, emptied now and again when the test finishes. */
 export async function testDb(db: number): Promise<Redis> {
-  // Test files run in parallel, so each owns its databases: redis.test.ts 11-15, drill-kv.test.ts 8-9, sources-s3.test.ts 5-6, redis-dump.test.ts 7 and 10.
+  // Test files run in parallel, so each owns its databases: redis.test.ts 11-15, drill-kv.test.ts 8-9, sources-s3.test.ts 5-6, redis-dump.test.ts 7 and 10, redis-scripts.test.ts 1 and 4 (the benchmarks use 2-3).
   if (db < 1 || db > 15) throw new Error(`tests use databases 1-15 only (0 is left to developers), not ${db}`)
   const client = new Redis({ host: redisHost, port: redisPort, db, lazyConnect: true })
   await client.connect()
