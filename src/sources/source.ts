@@ -164,9 +164,12 @@ export interface CaptureState {
 /** The outcome of one committed read of the captured changes. */
 export interface CaptureRead {
   state: CaptureState
-  /** The boundary this read proves: the newest committed change when it ran. */
+  /**
+   * The boundary this read proves: the newest committed change when it ran. A read that
+   * stops inside a transaction (one larger than `limit`) proves nothing past its last commit.
+   */
   boundary: Boundary
-  /** Changes with seq in (after, boundary.seq], in order; at most `limit`. */
+  /** Changes after `after`, in order; about `limit` at most (one source message may carry several). */
   changes: Change[]
   /** Every transaction boundary among `changes`, for sources that know them exactly (PostgreSQL commits). */
   boundaries?: Boundary[]

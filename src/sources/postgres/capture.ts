@@ -4,7 +4,7 @@ import { schemaDigest } from './catalog.js'
 import { connect, databaseOf, type PgClient } from './connect.js'
 import { captureNames, dropCapture, installCapture, readState, stateTable } from './install.js'
 import { lsnToNumber, numberToLsn } from './pgoutput.js'
-import { boundaryOf, type DecodedTx, decodeSlot } from './slot.js'
+import { boundaryOf, type DecodedTx, decodeSlot, type Mark, SlotDecoder, type SlotEvents } from './slot.js'
 
 /**
  * Change capture through logical decoding (`pgoutput`). Reads peek at the slot without
@@ -23,6 +23,33 @@ export function openPostgresCapture(url: string, resource: string): Capture {
   /** End LSNs of the transactions of the last read, by their last seq, for acknowledge. */
   let ends = new Map<number, number>()
   let lastBoundaryTime = 0
+  /** Reads decode on their own connection: a pass stopped inside a transaction keeps its cursor open there. */
+  let reader: Promise<PgClient> | undefined
+  let held: Pass | undefined
+
+  async function openPass(
+    generation: string,
+    mark: Mark,
+    now: { lsn: string; time: number },
+    after: number,
+    budget: number | undefined,
+  ): Promise<Pass> {
+    reader ??= connect(url, resource)
+    const decoder = await SlotDecoder.open(await reader, {
+      ...names,
+      mark,
+      uptoLsn: now.lsn,
+      uptoMessages: budget,
+      changesAfter: after,
+    })
+    return { generation, decoder, now, budget: budget ?? Number.POSITIVE_INFINITY }
+  }
+
+  async function closeHeld(): Promise<void> {
+    const pass = held
+    held = undefined
+    await pass?.decoder.close()
+  }
 
   return {
     async install() {
@@ -83,44 +110,45 @@ export function openPostgresCapture(url: string, resource: string): Capture {
         const detail = `changes ${after + 1} to ${state.mark.seq} were acknowledged but are not in the repository`
         return { ...brokenRead(generation, now.time, 'gap', detail), state: base }
       }
-      let changes: Change[] = []
-      let boundaries: Boundary[] = []
-      let txs = new Map<number, number>()
-      let last: DecodedTx | undefined
-      let full = false
-      const decode = (uptoMessages?: number) => {
-        changes = []
-        boundaries = []
-        txs = new Map()
-        last = undefined
-        full = false
-        return decodeSlot(
-          c,
-          { ...names, mark: state.mark, uptoLsn: now.lsn, uptoMessages, changesAfter: after },
-          (tx) => {
-            if (full) return
-            last = tx
-            txs.set(tx.lastSeq, tx.endLsn)
-            if (tx.lastSeq <= after) return
-            changes.push(...(tx.changes ?? []))
-            boundaries.push(monotonic(boundaryOf(tx)))
-            if (changes.length >= limit) full = true
-          },
-        )
+      const changes: Change[] = []
+      const boundaries: Boundary[] = []
+      const txs = new Map<number, number>()
+      const events: SlotEvents = {
+        onTx: (tx) => {
+          txs.set(tx.lastSeq, tx.endLsn)
+          if (tx.lastSeq > after) boundaries.push(monotonic(boundaryOf(tx)))
+          if (pass) pass.last = tx
+        },
+        onChange: (change) => changes.push(change),
+        pauseBefore: () => changes.length >= limit,
       }
-      // A message budget keeps the server from decoding a whole backlog for one read; a
-      // budget spent on changes already shipped (not yet acknowledged) is lifted.
-      const budget = (limit + (after - state.mark.seq)) * 4 + 1000
-      let complete = (await decode(budget)) < budget && !full
-      if (!complete && changes.length === 0) {
-        await decode()
-        complete = !full
+      // A read that stopped inside a transaction left its pass open: the next read goes on from there.
+      let pass = held?.generation === generation && held.decoder.seq === after ? held : undefined
+      if (!pass) {
+        await closeHeld()
+        // A message budget keeps the server from decoding a whole backlog for one read; a
+        // budget spent on changes already shipped (not yet acknowledged) is lifted.
+        const budget = (limit + (after - state.mark.seq)) * 4 + 1000
+        pass = await openPass(generation, state.mark, now, after, budget)
       }
+      held = undefined
+      let outcome = await pass.decoder.run(events)
+      if (outcome === 'end' && pass.decoder.messages >= pass.budget && changes.length === 0) {
+        await pass.decoder.close()
+        pass = await openPass(generation, state.mark, now, after, undefined)
+        outcome = await pass.decoder.run(events)
+      }
+      if (outcome === 'paused') held = pass
+      else await pass.decoder.close()
       ends = txs
-      if (complete && last === undefined) await skipIdle(c, state.mark, now.lsn)
-      const boundary = complete ? proven(last, state.mark.seq, now.time) : boundaries.at(-1)!
+      const complete = outcome === 'end' && pass.decoder.messages < pass.budget
+      if (complete && pass.last === undefined) await skipIdle(c, state.mark, pass.now.lsn)
+      // A read that ends inside a transaction proves nothing new: its changes wait for their commit.
+      const boundary = complete
+        ? proven(pass.last, state.mark.seq, pass.now.time)
+        : (boundaries.at(-1) ?? { seq: state.mark.seq, time: lastBoundaryTime })
       return {
-        state: { generation, seq: last?.lastSeq ?? state.mark.seq },
+        state: { generation, seq: pass.last?.lastSeq ?? state.mark.seq },
         boundary,
         boundaries,
         changes,
@@ -178,8 +206,11 @@ export function openPostgresCapture(url: string, resource: string): Capture {
     },
 
     async close() {
-      const c = await client?.catch(() => undefined)
-      await c?.end().catch(() => {})
+      await closeHeld().catch(() => {})
+      for (const connection of [client, reader]) {
+        const c = await connection?.catch(() => undefined)
+        await c?.end().catch(() => {})
+      }
     },
   }
 
@@ -209,6 +240,18 @@ export function openPostgresCapture(url: string, resource: string): Capture {
     const at = Math.max(last ? boundaryOf(last).time : 0, nowMs)
     return monotonic({ seq, time: at })
   }
+}
+
+/** One pass over the slot for reads, kept open between reads while it stops inside a transaction. */
+interface Pass {
+  generation: string
+  decoder: SlotDecoder
+  /** The proven point the pass decodes up to. */
+  now: { lsn: string; time: number }
+  /** The message budget it was opened with (infinite: none). */
+  budget: number
+  /** The last transaction it saw commit. */
+  last?: DecodedTx
 }
 
 /** A slot holding back this much WAL, or an unshipped change this old, is worth a warning. */

@@ -29,8 +29,6 @@ export interface DecodedTx {
   commitMicros: bigint
   firstSeq: number
   lastSeq: number
-  /** Present when the caller asked for changes. */
-  changes?: Change[]
 }
 
 export interface DecodeOptions {
@@ -41,8 +39,17 @@ export interface DecodeOptions {
   uptoLsn: string
   /** Ask the server to stop after about this many messages (null: no limit). */
   uptoMessages?: number
-  /** Build Change objects for transactions whose changes have seq above this. */
+  /** Build Change objects for changes with seq above this (see `SlotEvents.onChange`). */
   changesAfter?: number
+}
+
+export interface SlotEvents {
+  /** A transaction after the mark committed; its changes went to `onChange` before. */
+  onTx(tx: DecodedTx): void
+  /** A change with seq above `changesAfter`, in commit order (only when `changesAfter` is set). */
+  onChange?(change: Change): void
+  /** Asked before each message that carries changes: true stops the decode there, to go on later. */
+  pauseBefore?(): boolean
 }
 
 const fetchSize = 2000
@@ -57,90 +64,133 @@ export async function decodeSlot(
   opts: DecodeOptions,
   onTx: (tx: DecodedTx) => void,
 ): Promise<number> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await decodeOnce(client, opts, onTx)
-    } catch (err) {
-      // 55006: another session (an agent, a backup aligning its image) is reading the slot right now.
-      if ((err as { code?: string }).code !== '55006' || attempt >= 600) throw err
-      await new Promise((r) => setTimeout(r, 50))
-    }
+  const decoder = await SlotDecoder.open(client, opts)
+  try {
+    await decoder.run({ onTx })
+  } finally {
+    await decoder.close()
   }
+  return decoder.messages
 }
 
-async function decodeOnce(client: PgClient, opts: DecodeOptions, onTx: (tx: DecodedTx) => void): Promise<number> {
-  const relations = new Map<number, Relation>()
-  let seq = opts.mark.seq
-  let messages = 0
-  let tx: { xid: number; commitMicros: bigint; first: number; changes: Change[] | undefined; time: number } | undefined
-  await client.query('BEGIN')
-  try {
-    await client.query(
-      `DECLARE drkit_slot NO SCROLL CURSOR FOR SELECT data FROM pg_logical_slot_peek_binary_changes($1, $2, $3,
-        'proto_version', '1', 'publication_names', $4)`,
-      [opts.slot, opts.uptoLsn, opts.uptoMessages ?? null, opts.publication],
-    )
-    for (;;) {
-      const { rows } = await client.query<{ data: Buffer }>(`FETCH ${fetchSize} FROM drkit_slot`)
-      for (const { data } of rows) {
-        messages++
-        const m = decodeMessage(data)
-        switch (m.tag) {
-          case 'relation':
-            relations.set(m.relation.id, m.relation)
-            break
-          case 'begin': {
-            const commitMicros = unixMicros(m.commitTime)
-            const skip = lsnToNumber(lsnText(m.finalLsn)) < opts.mark.lsn
-            tx = skip
-              ? undefined
-              : {
-                  xid: m.xid,
-                  commitMicros,
-                  first: seq + 1,
-                  changes: opts.changesAfter !== undefined ? [] : undefined,
-                  time: Number(commitMicros / 1000n),
-                }
-            break
-          }
-          case 'commit': {
-            const endLsn = lsnToNumber(lsnText(m.endLsn))
-            if (tx && endLsn > opts.mark.lsn && seq >= tx.first) {
-              onTx({
-                xid: tx.xid,
-                commitLsn: lsnToNumber(lsnText(m.commitLsn)),
-                endLsn,
-                commitMicros: tx.commitMicros,
-                firstSeq: tx.first,
-                lastSeq: seq,
-                ...(tx.changes ? { changes: tx.changes } : {}),
-              })
-            }
-            tx = undefined
-            break
-          }
-          case 'insert':
-          case 'update':
-          case 'delete':
-          case 'truncate': {
-            if (!tx) break
-            for (const change of toChanges(m, relations, tx.time)) {
-              change.seq = ++seq
-              if (tx.changes && change.seq > opts.changesAfter!) tx.changes.push(change)
-            }
-            break
-          }
-        }
-      }
-      if (rows.length < fetchSize) break
-    }
-    await client.query('CLOSE drkit_slot')
-    await client.query('COMMIT')
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {})
-    throw err
+/**
+ * One pass over the slot, read forward through a cursor in steps: `run` can stop before a
+ * message (inside a transaction, however large) and a later `run` goes on from there, so a
+ * huge transaction is decoded once and handed over a bounded number of changes at a time.
+ * The server materializes what the peek returns (spilling to disk) before the first row, so
+ * the slot itself is free again while the cursor is read; the cursor's transaction stays
+ * open until `close`, on a connection used for nothing else meanwhile.
+ */
+export class SlotDecoder {
+  /** Messages the server sent so far. */
+  messages = 0
+  /** The seq of the last change numbered so far. */
+  seq: number
+  private readonly relations = new Map<number, Relation>()
+  private tx: { xid: number; commitMicros: bigint; first: number; time: number } | undefined
+  private rows: { data: Buffer }[] = []
+  private next = 0
+  private ended = false
+
+  private constructor(
+    private readonly client: PgClient,
+    private readonly opts: DecodeOptions,
+  ) {
+    this.seq = opts.mark.seq
   }
-  return messages
+
+  static async open(client: PgClient, opts: DecodeOptions): Promise<SlotDecoder> {
+    for (let attempt = 0; ; attempt++) {
+      const decoder = new SlotDecoder(client, opts)
+      try {
+        await client.query('BEGIN')
+        await client.query(
+          `DECLARE drkit_slot NO SCROLL CURSOR FOR SELECT data FROM pg_logical_slot_peek_binary_changes($1, $2, $3,
+            'proto_version', '1', 'publication_names', $4)`,
+          [opts.slot, opts.uptoLsn, opts.uptoMessages ?? null, opts.publication],
+        )
+        await decoder.fetch()
+        return decoder
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => {})
+        // 55006: another session (an agent, a backup aligning its image) is reading the slot right now.
+        if ((err as { code?: string }).code !== '55006' || attempt >= 600) throw err
+        await new Promise((r) => setTimeout(r, 50))
+      }
+    }
+  }
+
+  /** Decodes on until the slot has nothing more up to `uptoLsn` ('end') or `pauseBefore` says stop ('paused'). */
+  async run(events: SlotEvents): Promise<'end' | 'paused'> {
+    for (;;) {
+      while (this.next < this.rows.length) {
+        const m = decodeMessage(this.rows[this.next]!.data)
+        const carriesChanges = m.tag === 'insert' || m.tag === 'update' || m.tag === 'delete' || m.tag === 'truncate'
+        if (carriesChanges && this.tx && events.pauseBefore?.()) return 'paused'
+        this.next++
+        this.messages++
+        this.take(m, events)
+      }
+      if (this.ended) return 'end'
+      await this.fetch()
+    }
+  }
+
+  /** Ends the cursor's transaction. It only read, so a failure here loses nothing: it is rolled back. */
+  async close(): Promise<void> {
+    await this.client.query('CLOSE drkit_slot; COMMIT').catch(() => this.client.query('ROLLBACK').catch(() => {}))
+  }
+
+  private async fetch(): Promise<void> {
+    const { rows } = await this.client.query<{ data: Buffer }>(`FETCH ${fetchSize} FROM drkit_slot`)
+    this.rows = rows
+    this.next = 0
+    this.ended = rows.length < fetchSize
+  }
+
+  private take(m: ReturnType<typeof decodeMessage>, events: SlotEvents): void {
+    const { mark, changesAfter } = this.opts
+    switch (m.tag) {
+      case 'relation':
+        this.relations.set(m.relation.id, m.relation)
+        break
+      case 'begin': {
+        const commitMicros = unixMicros(m.commitTime)
+        const skip = lsnToNumber(lsnText(m.finalLsn)) < mark.lsn
+        this.tx = skip
+          ? undefined
+          : { xid: m.xid, commitMicros, first: this.seq + 1, time: Number(commitMicros / 1000n) }
+        break
+      }
+      case 'commit': {
+        const tx = this.tx
+        const endLsn = lsnToNumber(lsnText(m.endLsn))
+        if (tx && endLsn > mark.lsn && this.seq >= tx.first) {
+          events.onTx({
+            xid: tx.xid,
+            commitLsn: lsnToNumber(lsnText(m.commitLsn)),
+            endLsn,
+            commitMicros: tx.commitMicros,
+            firstSeq: tx.first,
+            lastSeq: this.seq,
+          })
+        }
+        this.tx = undefined
+        break
+      }
+      case 'insert':
+      case 'update':
+      case 'delete':
+      case 'truncate': {
+        if (!this.tx) break
+        for (const change of toChanges(m, this.relations, this.tx.time)) {
+          change.seq = ++this.seq
+          if (changesAfter !== undefined && change.seq > changesAfter) events.onChange?.(change)
+        }
+        break
+      }
+    }
+  }
 }
 
 function lsnText(lsn: bigint): string {
