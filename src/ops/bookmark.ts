@@ -79,7 +79,7 @@ async function waitForShipping(
   for (;;) {
     const heads = await repository.readHeads(resource)
     const segments = await repository.listSegments(resource, generation)
-    const shipped = Math.max(0, heads.get(generation)?.seq ?? 0, ...segments.map((s) => s.last))
+    const shipped = segments.reduce((m, s) => Math.max(m, s.last), heads.get(generation)?.seq ?? 0)
     if (shipped >= boundary.seq) return
     if (Date.now() > deadline) {
       throw new DrkitError(

@@ -87,7 +87,7 @@ export class CaptureShipper {
     this.generation = state.generation
     const segments = await this.repository.listSegments(this.resource, state.generation)
     const heads = await this.repository.readHeads(this.resource)
-    this.shipped = Math.max(0, ...segments.map((s) => s.last), heads.get(state.generation)?.seq ?? 0)
+    this.shipped = segments.reduce((m, s) => Math.max(m, s.last), heads.get(state.generation)?.seq ?? 0)
     this.pending = []
     const snapshots = await this.repository.listSnapshots(this.resource)
     if (!snapshots.some((s) => s.position.generation === state.generation)) await backup(this.ctx, this.resource)

@@ -64,7 +64,7 @@ export async function forget(ctx: OpsContext, opts: ForgetOptions = {}): Promise
       now,
     })
     for (const s of plan.snapshots) if (!s.keep) snapshotKeys.push(keys.snapshot(name, s.id))
-    segmentKeys.push(...plan.segments)
+    for (const key of plan.segments) segmentKeys.push(key)
     resources.push({
       resource: name,
       snapshots: plan.snapshots.map((s) => ({ ...s, time: new Date(s.time).toISOString() })),

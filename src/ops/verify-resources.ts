@@ -166,8 +166,8 @@ function headsAhead(timeline: Timeline): { object: string; problem: string; mome
   const found: { object: string; problem: string; moments: Interval }[] = []
   for (const g of timeline.generations) {
     if (!g.head || g.segments.length === 0) continue
-    const reach = Math.max(...g.segments.map((s) => s.last))
-    const reachTime = Math.max(...g.segments.map((s) => s.lastTime))
+    const reach = g.segments.reduce((m, s) => Math.max(m, s.last), 0)
+    const reachTime = g.segments.reduce((m, s) => Math.max(m, s.lastTime), 0)
     const newestSnapshot = Math.max(-1, ...g.snapshots.map((s) => s.seq ?? -1))
     if (g.head.seq <= reach || g.head.seq <= newestSnapshot) continue
     found.push({
