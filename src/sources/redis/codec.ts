@@ -1,4 +1,6 @@
-import { DrkitError, IntegrityError } from '../../errors.js'
+import { IntegrityError } from '../../errors.js'
+import { dumpCode } from './dump.js'
+import { decodeDumpPayload } from './rdb.js'
 
 /**
  * The record format of a Redis image: a header, then one length-prefixed binary record per
@@ -123,17 +125,18 @@ class Reader {
 
 function decodeBody(buf: Buffer): KeyRecord {
   const r = new Reader(buf)
-  if (buf.readUInt8(0) >= 16 && buf.readUInt8(0) < 16 + redisTypes.length) {
-    throw new DrkitError(
-      'this snapshot holds values as DUMP payloads (`form: dump`), which only a Redis server reads',
-      'Restore it into Redis instead; for a portable copy (JSON export), set `form: portable` on the resource and back up again.',
-    )
-  }
-  const type = redisTypes[buf.readUInt8(0)]
+  const code = buf.readUInt8(0)
   r.at = 1
   const key = r.bytes()
   const at = r.f64()
   const expireAt = at < 0 ? null : at
+  if (code >= dumpCode && code < dumpCode + redisTypes.length) {
+    const value = decodeDumpPayload(r.bytes())
+    if (value.type !== redisTypes[code - dumpCode])
+      throw new RangeError(`a ${value.type} payload in a ${redisTypes[code - dumpCode]} record`)
+    return { key, expireAt, ...value }
+  }
+  const type = redisTypes[code]
   const pair = (): [Buffer, Buffer] => [r.bytes(), r.bytes()]
   switch (type) {
     case 'string':

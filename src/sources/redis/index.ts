@@ -13,7 +13,7 @@ export const redisConfig = z
     keys: z.array(z.string().min(1)).min(1).optional(),
     /**
      * How snapshots hold values: `dump`, the server's DUMP payloads (fast and exact, restore into
-     * the same or a newer Redis), or `portable` records (restore into any version; needed by export).
+     * the same or a newer Redis), or `portable` records (restore into any version and implementation).
      */
     form: z.enum(['dump', 'portable']).default('dump'),
   })
