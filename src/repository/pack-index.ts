@@ -1,5 +1,6 @@
 import { IntegrityError } from '../errors.js'
 import { decode, encode } from './compress.js'
+import { IdTable } from './id-table.js'
 import { type Codec, plainCodec } from './crypto/codec.js'
 import { entrySize, type PackEntry, writeEntries } from './pack.js'
 
@@ -19,23 +20,16 @@ export interface IndexedPack {
   entries: PackEntry[]
 }
 
-/** A blob id as a compact map key: its 32 bytes as a one-byte string, half the size of hex. */
-export function blobKey(id: string): string {
-  return Buffer.from(id, 'hex').toString('latin1')
-}
-
-const idOfKey = (key: string) => Buffer.from(key, 'latin1').toString('hex')
-
 /**
  * Which pack holds each blob, loaded from the index files at open and extended as packs
- * are written. Locations live in typed arrays and ids in compact keys, so that millions
- * of blobs fit in little memory.
+ * are written. Locations and ids live in typed arrays (ids in an `IdTable`), so that
+ * millions of blobs fit in little memory and cost the garbage collector nothing.
  *
  * An index file is encoded binary, a record per pack:
  *   pack id (32 bytes) | u32 entry count | entries (48 bytes each, as in a pack trailer)
  */
 export class PackIndex {
-  private readonly slots = new Map<string, number>()
+  private readonly slots = new IdTable()
   private readonly packs: string[] = []
   private readonly packSlots = new Map<string, number>()
   private columns = { pack: new Uint32Array(1024), offset: new Uint32Array(1024), length: new Uint32Array(1024) }
@@ -50,20 +44,17 @@ export class PackIndex {
   }
 
   has(id: string): boolean {
-    return this.slots.has(blobKey(id))
+    return this.slots.slotOf(Buffer.from(id, 'hex')) >= 0
   }
 
   get(id: string): BlobLocation | undefined {
-    const slot = this.slots.get(blobKey(id))
-    return slot === undefined ? undefined : this.at(slot)
+    const slot = this.slots.slotOf(Buffer.from(id, 'hex'))
+    return slot < 0 ? undefined : this.at(slot)
   }
 
-  /**
-   * A blob's slot, 0 to blobCount - 1, from its compact key (`blobKey`): lets a caller keep
-   * one byte of marks per blob in a typed array (pruning) instead of a set of ids.
-   */
-  slotOfKey(key: string): number | undefined {
-    return this.slots.get(key)
+  /** The slot (0 to blobCount - 1) of the id at `bytes[at..at+32]`, or -1 when no index lists it. */
+  slotOf(bytes: Uint8Array, at = 0): number {
+    return this.slots.slotOf(bytes, at)
   }
 
   /**
@@ -89,11 +80,6 @@ export class PackIndex {
     return this.packs[pack]!
   }
 
-  /** Every blob as its compact key and slot, without building an object per blob. */
-  slotEntries(): IterableIterator<[key: string, slot: number]> {
-    return this.slots.entries()
-  }
-
   /** The pack holding the copy of the blob in `slot` that reads use. */
   packOfSlot(slot: number): string {
     return this.packs[this.columns.pack[slot]!]!
@@ -102,11 +88,11 @@ export class PackIndex {
   /** The blobs the index places in each pack (for reading whole packs in verify). */
   blobsByPack(): Map<string, { id: string; at: BlobLocation }[]> {
     const byPack = new Map<string, { id: string; at: BlobLocation }[]>()
-    for (const [key, slot] of this.slots) {
+    for (let slot = 0; slot < this.slots.size; slot++) {
       const at = this.at(slot)
       const list = byPack.get(at.pack) ?? []
       if (list.length === 0) byPack.set(at.pack, list)
-      list.push({ id: idOfKey(key), at })
+      list.push({ id: this.slots.hexOf(slot), at })
     }
     return byPack
   }
@@ -149,16 +135,14 @@ export class PackIndex {
 
   /** The first location seen for a blob wins; later copies (two writers stored it) are ignored. */
   private put(buf: Buffer, at: number, packSlot: number) {
-    const key = buf.toString('latin1', at, at + 32)
-    if (this.slots.has(key)) return
-    const slot = this.slots.size
+    const { slot, added } = this.slots.add(buf, at)
+    if (!added) return
     if (slot === this.columns.pack.length) this.grow()
     this.columns.pack[slot] = packSlot
     this.columns.offset[slot] = buf.readUInt32BE(at + 32)
     this.columns.length[slot] = buf.readUInt32BE(at + 36)
     this.frames.inner[slot] = buf.readUInt32BE(at + 40)
     this.frames.rawLength[slot] = buf.readUInt32BE(at + 44)
-    this.slots.set(key, slot)
   }
 
   private grow(): void {

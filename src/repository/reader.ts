@@ -141,10 +141,10 @@ export class BlobReader {
       let slots: number[] = []
       let bytes = 0
       for (let at = 0; at < list.length; at += 32) {
-        const slot = this.index.slotOfKey(list.toString('latin1', at, at + 32))
-        if (slot === undefined) this.locate(list.toString('hex', at, at + 32), context)
-        slots.push(slot!)
-        bytes += this.index.rawLengthOfSlot(slot!)
+        const slot = this.index.slotOf(list, at)
+        if (slot < 0) this.locate(list.toString('hex', at, at + 32), context)
+        slots.push(slot)
+        bytes += this.index.rawLengthOfSlot(slot)
         if (bytes >= windowBytes || at + 32 === list.length) {
           // Uint8Array's slice copies (a Buffer's would not): the ids move to a worker.
           yield { ids: Uint8Array.prototype.slice.call(list, start, at + 32), slots }

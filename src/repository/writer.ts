@@ -7,7 +7,8 @@ import { FramePool } from './frame-pool.js'
 import { sha256 } from './hash.js'
 import type { ChunkingSpec, Snapshot, SnapshotDraft, SnapshotStats, StreamRef } from './manifest.js'
 import { frameSize, PackBuilder } from './pack.js'
-import { blobKey, encodeIndexFile, encodeIndexRecord, type PackIndex } from './pack-index.js'
+import { IdTable } from './id-table.js'
+import { encodeIndexFile, encodeIndexRecord, type PackIndex } from './pack-index.js'
 
 /** How many finished packs may be uploading while chunking goes on. */
 const uploadsInFlight = 1
@@ -36,7 +37,8 @@ export class RepositoryWriter {
   private readonly pack: PackBuilder
   /** Index records of the packs this session uploaded, written as one index file at commit. */
   private readonly written: Buffer[] = []
-  private readonly sessionBlobs = new Set<string>()
+  /** Blobs this session stored, until its index file takes over. */
+  private readonly sessionBlobs = new IdTable()
   private readonly uploads = new Set<Promise<void>>()
   private uploadError: unknown
   private readonly stats = { size: 0, newBytes: 0, storedBytes: 0, chunks: 0, newChunks: 0 }
@@ -141,9 +143,7 @@ export class RepositoryWriter {
     let at = 0
     for (let i = 0; i < run.lengths.length; i++) {
       const length = run.lengths[i]!
-      const key = ids.toString('latin1', i * 32, i * 32 + 32)
-      if (this.index.slotOfKey(key) === undefined && !this.sessionBlobs.has(key)) {
-        this.sessionBlobs.add(key)
+      if (this.index.slotOf(ids, i * 32) < 0 && this.sessionBlobs.add(ids, i * 32).added) {
         this.stats.newChunks++
         this.stats.newBytes += length
         // A chunk that follows the previous one in the same frame extends its piece.
@@ -212,9 +212,8 @@ export class RepositoryWriter {
   /** Stores a blob unless the repository has it; `isList` keeps chunk lists in frames of their own. */
   private async storeBlob(plain: Uint8Array, isList = false): Promise<string> {
     const id = this.codec.blobId(plain)
-    const key = blobKey(id)
-    if (this.index.has(id) || this.sessionBlobs.has(key)) return id
-    this.sessionBlobs.add(key)
+    const bytes = Buffer.from(id, 'hex')
+    if (this.index.slotOf(bytes) >= 0 || !this.sessionBlobs.add(bytes).added) return id
     this.stats.newChunks++
     this.stats.newBytes += plain.length
     this.pack.add(id, plain, { alone: isList })
