@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os'
 import { Worker } from 'node:worker_threads'
 import { IntegrityError, InternalError } from '../errors.js'
-import type { FrameSpec } from './frames.js'
+import { encode, type FrameSpec } from './frames.js'
 
 /** `key`: the master key of an encrypted repository (frames.js), absent for a plain one. */
 type Task =
@@ -19,6 +19,9 @@ export interface RunSpec {
   blobs: Uint32Array
   ids: Uint8Array
 }
+
+/** Frames up to this size are sealed on the calling thread. */
+const sealedHereBytes = 4096
 
 /**
  * Worker threads that compress and open frames, so that hashing and I/O on the main
@@ -63,6 +66,8 @@ export class FramePool {
    * the frame is also encrypted.
    */
   seal(plain: Uint8Array, handOver = false, key?: Uint8Array): Promise<Uint8Array> {
+    // A tiny frame (a small file's chunk list) costs less to compress here than to post.
+    if (plain.length <= sealedHereBytes) return Promise.resolve(encode(plain, key))
     const owned = compact(plain)
     const transfer = handOver || owned !== plain ? [owned.buffer as ArrayBuffer] : []
     return this.run({ op: 'seal', plain: owned, key }, transfer) as Promise<Uint8Array>

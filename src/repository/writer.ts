@@ -20,6 +20,15 @@ const runsAhead = 2
 /** How many frames may be compressing in workers while hashing goes on: two runs' worth. */
 const framesInFlight = (2 * runBytes) / frameSize
 
+/**
+ * The ids of a stream's chunks not yet stored in a list blob. The buffer grows as ids
+ * come, so that a small file's stream does not allocate a whole list (128 KiB) for one id.
+ */
+interface ChunkList {
+  ids: Buffer
+  count: number
+}
+
 /** A run of chunks laid end to end, with their lengths and ids (32 bytes each), in order. */
 interface HashedRun {
   bytes: Uint8Array
@@ -68,7 +77,7 @@ export class RepositoryWriter {
    */
   async writeStream(name: string, chunking: ChunkingSpec, chunks: AsyncIterable<Uint8Array>): Promise<StreamRef> {
     const ref: StreamRef = { name, chunking, size: 0, chunks: 0, lists: [] }
-    const list = { ids: Buffer.alloc(idsPerListBlob * 32), count: 0 }
+    const list: ChunkList = { ids: Buffer.alloc(0), count: 0 }
     const hashing: Promise<HashedRun>[] = []
     let run: Uint8Array[] = []
     let runLength = 0
@@ -133,7 +142,7 @@ export class RepositoryWriter {
    * Adds a hashed run's ids to the stream's chunk list, and its chunks that the repository
    * does not have yet to the pack, in frames that a worker cuts from the run and seals.
    */
-  private async storeRun(run: HashedRun, ref: StreamRef, list: { ids: Buffer; count: number }): Promise<void> {
+  private async storeRun(run: HashedRun, ref: StreamRef, list: ChunkList): Promise<void> {
     const ids = Buffer.from(run.ids.buffer, run.ids.byteOffset, run.ids.byteLength)
     const pieces: number[] = []
     const ends: number[] = []
@@ -159,6 +168,7 @@ export class RepositoryWriter {
         }
       }
       at += length
+      if (list.count * 32 === list.ids.length) list.ids = grown(list.ids)
       ids.copy(list.ids, list.count * 32, i * 32, i * 32 + 32)
       list.count++
       ref.size += length
@@ -263,6 +273,13 @@ export class RepositoryWriter {
   private throwIfUploadFailed(): void {
     if (this.uploadError !== undefined) throw this.uploadError
   }
+}
+
+/** A chunk list's buffer with room for more ids, up to a whole list's. */
+function grown(ids: Buffer): Buffer {
+  const next = Buffer.allocUnsafe(Math.min(idsPerListBlob * 32, Math.max(32 * 32, 2 * ids.length)))
+  ids.copy(next)
+  return next
 }
 
 /** The one buffer that `chunks` are, end to end and whole, if they are. */
