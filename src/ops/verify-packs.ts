@@ -27,19 +27,21 @@ type PackBlobs = { id: string; at: BlobLocation }[]
  */
 export async function readPacks(
   repository: Repository,
-  packs: [string, PackBlobs][],
+  /** Each pack with its blobs, built when the pack is read (an object per blob is costly across a repository). */
+  packs: [string, () => PackBlobs][],
   report: (packId: string, bytes: number, damage: PackDamage) => void,
 ): Promise<void> {
   const { backend, codec } = repository
   const pending: Promise<void>[] = []
-  for (const [packId, blobs] of packs) {
+  for (const [packId, blobsOf] of packs) {
+    const blobs = blobsOf()
     const bytes = await backend.get(keys.pack(packId))
     const outer = packProblems(bytes, packId, codec)
     const size = bytes.length
     const specs = frameSpecs(blobs, size)
     const decoded =
       specs.frames.length > 0
-        ? FramePool.shared().open(bytes, specs.frames, `pack ${packId.slice(0, 12)}`, codec.key)
+        ? FramePool.shared().check(bytes, specs.frames, `pack ${packId.slice(0, 12)}`, codec.key)
         : Promise.resolve([])
     const done = decoded.then(
       () => report(packId, size, summary(outer, specs.cut)),

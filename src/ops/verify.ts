@@ -97,8 +97,12 @@ async function verifyLocked(ctx: OpsContext, repository: Repository, opts: Verif
   const bad = new Map<string, string>()
   let bytesRead = 0
   if (percent > 0) {
-    const packs = sample([...index.blobsByPack()], percent).filter(([id]) => packSizes.has(keys.pack(id)))
-    await readPacks(repository, packs, (packId, bytes, damage) => {
+    const packs = sample([...index.slotsByPack()], percent).filter(([id]) => packSizes.has(keys.pack(id)))
+    const blobsOf = packs.map(([id, slots]): [string, () => ReturnType<typeof index.blobsAt>] => [
+      id,
+      () => index.blobsAt(slots),
+    ])
+    await readPacks(repository, blobsOf, (packId, bytes, damage) => {
       const key = keys.pack(packId)
       bytesRead += bytes
       for (const id of damage.badBlobs) bad.set(id, key)

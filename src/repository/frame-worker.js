@@ -39,6 +39,10 @@ port.on('message', (task) => {
       port.postMessage({ id: task.id, error: damage, damaged: true })
       return
     }
+    if (task.op === 'check') {
+      port.postMessage({ id: task.id, result: null })
+      return
+    }
     // Uint8Array's slice copies (a Buffer's would not): only whole buffers may be handed over.
     const owned = frames.map((f) =>
       f.byteOffset === 0 && f.byteLength === f.buffer.byteLength ? f : Uint8Array.prototype.slice.call(f),

@@ -5,9 +5,9 @@ import { type Codec, plainCodec } from './crypto/codec.js'
 import { formatVersion, idsPerListBlob, keys } from './format.js'
 import { FramePool } from './frame-pool.js'
 import { sha256 } from './hash.js'
+import { IdTable } from './id-table.js'
 import type { ChunkingSpec, Snapshot, SnapshotDraft, SnapshotStats, StreamRef } from './manifest.js'
 import { frameSize, PackBuilder } from './pack.js'
-import { IdTable } from './id-table.js'
 import { encodeIndexFile, encodeIndexRecord, type PackIndex } from './pack-index.js'
 
 /** How many finished packs may be uploading while chunking goes on. */

@@ -39,13 +39,13 @@ export async function restoreSqlite(
     const file = await open(temp, 'wx')
     try {
       bytes = await writeImage(image, file)
-      await file.sync()
     } finally {
       await file.close()
     }
     checkDatabase(temp, Number(image.details.pageCount))
     await finish(temp, opts)
     if (opts.tables !== undefined || opts.where !== undefined) bytes = await keepPart(temp, opts)
+    // One fsync, once the file is final: the kernel writes the image back meanwhile.
     await syncFile(temp)
     // A stale -wal or -journal beside the target would be applied to the new file.
     for (const suffix of ['-wal', '-shm', '-journal']) await rm(targetPath + suffix, { force: true })
