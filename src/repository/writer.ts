@@ -1,13 +1,15 @@
 import { hostname } from 'node:os'
 import type { Backend } from './backends/backend.js'
+import { type CutRun, cdcRuns, type HashedRun } from './cdc-runs.js'
+import { type CdcParams, defaultCdcParams } from './chunk/cdc.js'
 import { encodeJson } from './compress.js'
 import { type Codec, plainCodec } from './crypto/codec.js'
 import { formatVersion, idsPerListBlob, keys } from './format.js'
 import { FramePool } from './frame-pool.js'
 import { sha256 } from './hash.js'
+import { IdTable } from './id-table.js'
 import type { ChunkingSpec, Snapshot, SnapshotDraft, SnapshotStats, StreamRef } from './manifest.js'
 import { frameSize, PackBuilder } from './pack.js'
-import { IdTable } from './id-table.js'
 import { encodeIndexFile, encodeIndexRecord, type PackIndex } from './pack-index.js'
 
 /** How many finished packs may be uploading while chunking goes on. */
@@ -19,13 +21,6 @@ const maxRunChunks = 4096
 const runsAhead = 2
 /** How many frames may be compressing in workers while hashing goes on: two runs' worth. */
 const framesInFlight = (2 * runBytes) / frameSize
-
-/** A run of chunks laid end to end, with their lengths and ids (32 bytes each), in order. */
-interface HashedRun {
-  bytes: Uint8Array
-  lengths: Uint32Array
-  ids: Uint8Array
-}
 
 /**
  * The write half of a session: chunks go into packs, packs are uploaded as they fill,
@@ -90,6 +85,28 @@ export class RepositoryWriter {
     }
     if (run.length > 0) startRun()
     while (hashing.length > 0) await this.storeRun(await hashing.shift()!, ref, list)
+    return this.endStream(ref, list)
+  }
+
+  /**
+   * Stores a byte stream cut into content-defined chunks (the cut points of `chunkStream`) and
+   * returns its reference. The frame workers cut and hash it in runs of several MiB
+   * (cdc-runs.ts), so the main thread only copies the bytes in and stores the runs.
+   */
+  async writeCdcStream(
+    name: string,
+    data: AsyncIterable<Uint8Array>,
+    params: CdcParams = defaultCdcParams,
+  ): Promise<StreamRef> {
+    const ref: StreamRef = { name, chunking: { kind: 'cdc' }, size: 0, chunks: 0, lists: [] }
+    const list = { ids: Buffer.alloc(idsPerListBlob * 32), count: 0 }
+    const cut: CutRun = (bytes, final) => FramePool.shared().cutRun(bytes, final, params, this.codec.key)
+    for await (const run of cdcRuns(data, cut)) await this.storeRun(run, ref, list)
+    return this.endStream(ref, list)
+  }
+
+  /** Stores the stream's last list blob and counts the stream in the snapshot's stats. */
+  private async endStream(ref: StreamRef, list: { ids: Buffer; count: number }): Promise<StreamRef> {
     if (list.count > 0 || ref.lists.length === 0) {
       ref.lists.push(await this.storeBlob(list.ids.subarray(0, list.count * 32), true))
     }
