@@ -1,7 +1,7 @@
 import { IntegrityError } from '../errors.js'
 import { decode, encode } from './compress.js'
-import { type Codec, plainCodec } from './crypto/codec.js'
 import { IdTable } from './id-table.js'
+import { type Codec, plainCodec } from './crypto/codec.js'
 import { entrySize, type PackEntry, writeEntries } from './pack.js'
 
 /** Where a blob lives: its pack and its place in it. */
