@@ -9,7 +9,7 @@ export interface HashedRun {
 export type CutRun = (bytes: Uint8Array, final: boolean) => Promise<HashedRun>
 
 /** New bytes of the stream in each run; a run also carries the fewer than max bytes the last one left. */
-const newBytesPerRun = 8 * 1024 * 1024
+const newBytesPerRun = 4 * 1024 * 1024
 /** A stream's first buffer: most files are small, and this grows to a run's size as needed. */
 const firstBuffer = 64 * 1024
 
