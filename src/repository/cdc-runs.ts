@@ -42,7 +42,9 @@ export async function* cdcRuns(input: AsyncIterable<Uint8Array>, cut: CutRun): A
     // The carried bytes are copied before `done` is yielded: storing it hands its buffer over.
     cutting = run.length > 0 ? cut(run, final) : undefined
     cutting?.catch(() => undefined)
-    fill = new Uint8Array(final ? 0 : newBytesPerRun)
+    // A fill buffer whose bytes were copied behind the carry is still ours: reusing it spares
+    // the garbage collector a run's worth of memory per run.
+    if (run.buffer === fill.buffer) fill = new Uint8Array(final ? 0 : newBytesPerRun)
     filled = 0
     if (done && done.lengths.length > 0) yield done
   }
