@@ -3,7 +3,8 @@
  *
  * The boundaries are part of the repository format: the same bytes must always give the same
  * chunks, or new snapshots stop deduplicating against old ones. Changing the seed, the PRNG, the
- * masks or the cut rule below needs a new repository version.
+ * masks or the cut rule below needs a new repository version. The rule is implemented once, in
+ * cdc-cut.js, which the frame workers also load (backups cut there, see ../cdc-runs.ts).
  *
  * Gear table: 256 32-bit values, the first 256 outputs of mulberry32 seeded with 0x64726b74
  * ('drkt' in ASCII). One step, in 32-bit integer arithmetic:
