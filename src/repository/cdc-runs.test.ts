@@ -93,4 +93,19 @@ describe('RepositoryWriter.writeCdcStream', () => {
     for await (const part of repo.readStream(now.streams[0]!, 'test')) back.push(part)
     expect(Buffer.concat(back).equals(DATA)).toBe(true)
   })
+
+  it('names chunks with the repository key in an encrypted repository, as writeStream does', async () => {
+    const repo = await Repository.init(openMemoryBackend(), { password: 'pw' })
+    const data = DATA.subarray(0, 10 * 1024 * 1024)
+    const old = await repo.write('files', async (w) => {
+      const ref = await w.writeStream('a', { kind: 'cdc' }, chunkStream(once(data)))
+      return w.commitSnapshot(draft, [ref])
+    })
+    const now = await repo.write('files', async (w) => {
+      const ref = await w.writeCdcStream('a', once(data))
+      return w.commitSnapshot(draft, [ref])
+    })
+    expect(now.streams[0]!.lists).toEqual(old.streams[0]!.lists)
+    expect(now.stats.newChunks).toBe(0)
+  })
 })
