@@ -1,5 +1,5 @@
 import { NotFoundError } from '../errors.js'
-import { chunkPages, chunkStream } from '../repository/chunk/index.js'
+import { chunkPages } from '../repository/chunk/index.js'
 import type { Repository, RepositoryWriter, Snapshot, StreamRef } from '../repository/index.js'
 import type { ParentImage } from '../sources/index.js'
 import type { OpsContext } from './context.js'
@@ -42,11 +42,15 @@ export async function backup(ctx: OpsContext, resource: string, opts: BackupOpti
             refs.push(writer.reuseStream(parent!.stream(stream.name)))
             continue
           }
-          const chunks =
+          refs.push(
             stream.chunking.kind === 'pages'
-              ? chunkPages(stream.data, stream.chunking.pageSize)
-              : chunkStream(stream.data)
-          refs.push(await writer.writeStream(stream.name, stream.chunking, chunks))
+              ? await writer.writeStream(
+                  stream.name,
+                  stream.chunking,
+                  chunkPages(stream.data, stream.chunking.pageSize),
+                )
+              : await writer.writeCdcStream(stream.name, stream.data),
+          )
         }
         const { position, tables, details } = image
         return writer.commitSnapshot({ sourceType: type, position, tables, details }, refs)

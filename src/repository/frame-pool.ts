@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os'
 import { Worker } from 'node:worker_threads'
 import { IntegrityError, InternalError } from '../errors.js'
+import type { CdcParams } from './chunk/cdc.js'
 import { encode, type FrameSpec } from './frames.js'
 
 /** `key`: the master key of an encrypted repository (frames.js), absent for a plain one. */
@@ -9,6 +10,7 @@ type Task =
   | { op: 'open' | 'check'; bytes: Uint8Array; frames: FrameSpec[]; where: string; key?: Uint8Array }
   | ({ op: 'run'; key?: Uint8Array } & RunSpec)
   | { op: 'hashRun'; bytes: Uint8Array; lengths: Uint32Array; key?: Uint8Array }
+  | { op: 'cutRun'; bytes: Uint8Array; final: boolean; params: CdcParams; key?: Uint8Array }
   | { op: 'sealRun'; bytes: Uint8Array; pieces: Uint32Array; ends: Uint32Array; key?: Uint8Array }
 
 /** A run of a stream's blobs, in order, and the ranged reads that hold them (frames.js `readRun`). */
@@ -101,6 +103,25 @@ export class FramePool {
   hashRun(bytes: Uint8Array, lengths: Uint32Array, key?: Uint8Array): Promise<{ ids: Uint8Array; bytes: Uint8Array }> {
     const transfer = [bytes.buffer as ArrayBuffer]
     return this.run({ op: 'hashRun', bytes, lengths, key }, transfer) as Promise<{ ids: Uint8Array; bytes: Uint8Array }>
+  }
+
+  /**
+   * The content-defined chunks cut from `bytes` (chunk/cdc-cut.js `cutRun`): their lengths and
+   * ids, and `bytes` given back; the bytes after the last chunk start the next run. `bytes`
+   * (a view of its buffer) is handed over with its whole buffer.
+   */
+  cutRun(
+    bytes: Uint8Array,
+    final: boolean,
+    params: CdcParams,
+    key?: Uint8Array,
+  ): Promise<{ ids: Uint8Array; lengths: Uint32Array; bytes: Uint8Array }> {
+    const task = { op: 'cutRun' as const, bytes, final, params, key }
+    return this.run(task, [bytes.buffer as ArrayBuffer]) as Promise<{
+      ids: Uint8Array
+      lengths: Uint32Array
+      bytes: Uint8Array
+    }>
   }
 
   /**

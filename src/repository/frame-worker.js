@@ -1,6 +1,7 @@
 // @ts-check
 /** A frame worker: compresses frames for writers and opens them for readers, off the main thread. */
 import { parentPort } from 'node:worker_threads'
+import { cutRun } from './chunk/cdc-cut.js'
 import { encode, hashRun, openFrames, readRun, sealRun } from './frames.js'
 
 const port = /** @type {import('node:worker_threads').MessagePort} */ (parentPort)
@@ -16,6 +17,15 @@ port.on('message', (task) => {
       const ids = hashRun(task.bytes, task.lengths, task.key)
       const result = { ids, bytes: task.bytes }
       port.postMessage({ id: task.id, result }, [/** @type {ArrayBuffer} */ (ids.buffer), task.bytes.buffer])
+      return
+    }
+    if (task.op === 'cutRun') {
+      // Content-defined chunks cut and hashed here, so that the main thread only reads and stores.
+      const lengths = cutRun(task.bytes, task.final, task.params)
+      const ids = hashRun(task.bytes, lengths, task.key)
+      const result = { ids, lengths, bytes: task.bytes }
+      const transfer = [ids.buffer, lengths.buffer, task.bytes.buffer]
+      port.postMessage({ id: task.id, result }, /** @type {ArrayBuffer[]} */ (transfer))
       return
     }
     if (task.op === 'sealRun') {

@@ -1,5 +1,7 @@
 import { hostname } from 'node:os'
 import type { Backend } from './backends/backend.js'
+import { type CutRun, cdcRuns, type HashedRun } from './cdc-runs.js'
+import { type CdcParams, defaultCdcParams } from './chunk/cdc.js'
 import { encodeJson } from './compress.js'
 import { type Codec, plainCodec } from './crypto/codec.js'
 import { formatVersion, idsPerListBlob, keys } from './format.js'
@@ -27,13 +29,6 @@ const framesInFlight = (2 * runBytes) / frameSize
 interface ChunkList {
   ids: Buffer
   count: number
-}
-
-/** A run of chunks laid end to end, with their lengths and ids (32 bytes each), in order. */
-interface HashedRun {
-  bytes: Uint8Array
-  lengths: Uint32Array
-  ids: Uint8Array
 }
 
 /**
@@ -99,6 +94,28 @@ export class RepositoryWriter {
     }
     if (run.length > 0) startRun()
     while (hashing.length > 0) await this.storeRun(await hashing.shift()!, ref, list)
+    return this.endStream(ref, list)
+  }
+
+  /**
+   * Stores a byte stream cut into content-defined chunks (the cut points of `chunkStream`) and
+   * returns its reference. The frame workers cut and hash it in runs of several MiB
+   * (cdc-runs.ts), so the main thread only copies the bytes in and stores the runs.
+   */
+  async writeCdcStream(
+    name: string,
+    data: AsyncIterable<Uint8Array>,
+    params: CdcParams = defaultCdcParams,
+  ): Promise<StreamRef> {
+    const ref: StreamRef = { name, chunking: { kind: 'cdc' }, size: 0, chunks: 0, lists: [] }
+    const list: ChunkList = { ids: Buffer.alloc(0), count: 0 }
+    const cut: CutRun = (bytes, final) => FramePool.shared().cutRun(bytes, final, params, this.codec.key)
+    for await (const run of cdcRuns(data, cut)) await this.storeRun(run, ref, list)
+    return this.endStream(ref, list)
+  }
+
+  /** Stores the stream's last list blob and counts the stream in the snapshot's stats. */
+  private async endStream(ref: StreamRef, list: ChunkList): Promise<StreamRef> {
     if (list.count > 0 || ref.lists.length === 0) {
       ref.lists.push(await this.storeBlob(list.ids.subarray(0, list.count * 32), true))
     }

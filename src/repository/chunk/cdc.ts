@@ -3,7 +3,8 @@
  *
  * The boundaries are part of the repository format: the same bytes must always give the same
  * chunks, or new snapshots stop deduplicating against old ones. Changing the seed, the PRNG, the
- * masks or the cut rule below needs a new repository version.
+ * masks or the cut rule below needs a new repository version. The rule is implemented once, in
+ * cdc-cut.js, which the frame workers also load (backups cut there, see ../cdc-runs.ts).
  *
  * Gear table: 256 32-bit values, the first 256 outputs of mulberry32 seeded with 0x64726b74
  * ('drkt' in ASCII). One step, in 32-bit integer arithmetic:
@@ -24,6 +25,8 @@
  * k + 1 bytes: the top bit sees a 32-byte window, the low bits almost nothing.
  */
 
+import { cutLength, resolveCut } from './cdc-cut.js'
+
 export interface CdcParams {
   /** No chunk but the last is shorter; these bytes are not hashed at all. */
   min: number
@@ -35,66 +38,7 @@ export interface CdcParams {
 
 export const defaultCdcParams: CdcParams = { min: 512 * 1024, avg: 1024 * 1024, max: 8 * 1024 * 1024 }
 
-const GEAR = gearTable(0x64726b74)
-
-function gearTable(seed: number): Int32Array {
-  // Int32Array: same bits as the documented uint32 values, and keeps V8 on its small-integer path.
-  const table = new Int32Array(256)
-  let s = seed | 0
-  for (let k = 0; k < 256; k++) {
-    s = (s + 0x6d2b79f5) | 0
-    let t = Math.imul(s ^ (s >>> 15), s | 1)
-    t = (t + Math.imul(t ^ (t >>> 7), t | 61)) ^ t
-    table[k] = t ^ (t >>> 14)
-  }
-  return table
-}
-
-/** The parameters with the masks worked out. */
-interface Cut extends CdcParams {
-  maskS: number
-  maskL: number
-}
-
-function resolve({ min, avg, max }: CdcParams): Cut {
-  const ok = Number.isSafeInteger(min) && Number.isSafeInteger(avg) && Number.isSafeInteger(max)
-  if (!ok || min < 1 || avg < 64 || min > avg || avg > max || max > 2 ** 30) {
-    throw new RangeError(`invalid chunker parameters: min ${min}, avg ${avg}, max ${max}`)
-  }
-  const bits = Math.round(Math.log2(avg))
-  // Shift counts are taken mod 32: -1 << 0 is all 32 bits, as wanted when bits + 2 = 32.
-  return { min, avg, max, maskS: -1 << (32 - (bits + 2)), maskL: -1 << (32 - (bits - 2)) }
-}
-
-/** The length of the chunk at buf[start], given n bytes there (n >= max, or all that is left). */
-function cutLength(buf: Uint8Array, start: number, n: number, c: Cut): number {
-  if (n <= c.min) return n
-  const end = start + Math.min(n, c.max)
-  let stop = start + Math.min(n, c.avg)
-  let mask = c.maskS
-  let h = 0
-  let i = start + c.min
-  for (;;) {
-    // Unrolled by four: this loop is the chunker's whole cost, and unrolling makes it about twice as fast.
-    for (; i + 4 <= stop; i += 4) {
-      h = ((h << 1) + GEAR[buf[i]!]!) | 0
-      if ((h & mask) === 0) return i + 1 - start
-      h = ((h << 1) + GEAR[buf[i + 1]!]!) | 0
-      if ((h & mask) === 0) return i + 2 - start
-      h = ((h << 1) + GEAR[buf[i + 2]!]!) | 0
-      if ((h & mask) === 0) return i + 3 - start
-      h = ((h << 1) + GEAR[buf[i + 3]!]!) | 0
-      if ((h & mask) === 0) return i + 4 - start
-    }
-    for (; i < stop; i++) {
-      h = ((h << 1) + GEAR[buf[i]!]!) | 0
-      if ((h & mask) === 0) return i + 1 - start
-    }
-    if (stop === end) return end - start
-    stop = end
-    mask = c.maskL
-  }
-}
+type Cut = ReturnType<typeof resolveCut>
 
 /**
  * Cuts a byte stream into content-defined chunks. Each chunk is a fresh Uint8Array that the
@@ -105,7 +49,7 @@ export function chunkStream(
   input: AsyncIterable<Uint8Array>,
   params: CdcParams = defaultCdcParams,
 ): AsyncIterable<Uint8Array> {
-  return chunks(input, resolve(params))
+  return chunks(input, resolveCut(params))
 }
 
 async function* chunks(input: AsyncIterable<Uint8Array>, c: Cut): AsyncIterable<Uint8Array> {

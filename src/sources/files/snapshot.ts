@@ -76,15 +76,63 @@ export async function snapshotFiles(root: string, excluded: PathMatcher, parent?
   async function* streams(): AsyncIterable<NamedStream | ParentStream> {
     yield { name: 'tree', chunking: { kind: 'cdc' }, data: listing() }
     // The listing is consumed to its end before this point: `files` is complete.
-    for (const { entry, reuse } of files) {
+    const ahead = readAhead(files, (entry) => collect(readFile(root, entry, noteChanged)))
+    for (const [k, { entry, reuse }] of files.entries()) {
       const name = fileStreamName(entry.path)
+      const read = ahead(k)
       yield reuse
         ? { name, sameAsParent: true }
-        : { name, chunking: { kind: 'cdc' }, data: readFile(root, entry, noteChanged) }
+        : { name, chunking: { kind: 'cdc' }, data: read ? replay(await read) : readFile(root, entry, noteChanged) }
     }
   }
 
   return { position: { time }, tables, details, streams: streams() }
+}
+
+/** Small files read ahead of the one being stored: at most this many files, and this many bytes. */
+const aheadFiles = 32
+const aheadBytes = 8 * 1024 * 1024
+
+/**
+ * For file k, in order, the promise of its bytes when it is small enough to be read ahead (else
+ * undefined), having started reading the small files that follow within the limits above. With
+ * thousands of small files, waiting for each open, read and close in turn leaves the cores idle.
+ */
+export function readAhead(
+  files: { entry: WalkedEntry; reuse: boolean }[],
+  read: (entry: WalkedEntry) => Promise<Uint8Array[]>,
+): (k: number) => Promise<Uint8Array[]> | undefined {
+  const started = new Map<number, Promise<Uint8Array[]>>()
+  let next = 0
+  let bytes = 0
+  return (k) => {
+    const mine = started.get(k)
+    if (mine) {
+      started.delete(k)
+      bytes -= files[k]!.entry.size
+    }
+    for (next = Math.max(next, k + 1); next < files.length && next - k <= aheadFiles; next++) {
+      const { entry, reuse } = files[next]!
+      if (reuse || entry.size > blockSize) continue
+      if (bytes + entry.size > aheadBytes) break
+      const reading = read(entry)
+      // A failure is reported when the file's turn comes, not as an unhandled rejection.
+      reading.catch(() => undefined)
+      started.set(next, reading)
+      bytes += entry.size
+    }
+    return mine
+  }
+}
+
+async function collect(data: AsyncIterable<Uint8Array>): Promise<Uint8Array[]> {
+  const parts: Uint8Array[] = []
+  for await (const part of data) parts.push(part)
+  return parts
+}
+
+async function* replay(parts: Uint8Array[]): AsyncIterable<Uint8Array> {
+  yield* parts
 }
 
 /** A regular file's bytes, up to the size the walk saw; changes while reading are noted, not hidden. */

@@ -57,19 +57,19 @@ function statementFor(tables: Map<string, PgTable>, c: Change): string | undefin
     const row = c.after!
     const cols = Object.keys(row)
     const override = table.alwaysIdentity.length > 0 ? ' OVERRIDING SYSTEM VALUE' : ''
-    return `INSERT INTO ${t} (${cols.map(ident).join(', ')})${override} VALUES (${cols.map((col) => valueOf(row[col])).join(', ')})`
+    return `INSERT INTO ${t} (${cols.map(ident).join(', ')})${override} VALUES (${cols.map((col) => sqlValue(row[col])).join(', ')})`
   }
   if (c.op === 'delete' && c.before === null) return `DELETE FROM ${t}`
   const where = identity(t, table, c.before!)
   if (c.op === 'delete') return `DELETE FROM ${t} WHERE ${where}`
   const set = Object.keys(c.after!).filter((col) => !table.alwaysIdentity.includes(col))
   if (set.length === 0) return undefined
-  const assignments = set.map((col) => `${ident(col)} = ${valueOf(c.after![col])}`).join(', ')
+  const assignments = set.map((col) => `${ident(col)} = ${sqlValue(c.after![col])}`).join(', ')
   return `UPDATE ${t} SET ${assignments} WHERE ${where}`
 }
 
 /** A value as an untyped literal: the server reads it with the column's own input function, as it did a parameter. */
-function valueOf(v: Value | undefined): string {
+function sqlValue(v: Value | undefined): string {
   if (v === null || v === undefined) return 'NULL'
   if (typeof v === 'string') return literal(v)
   if (v instanceof Uint8Array) return `'\\x${Buffer.from(v).toString('hex')}'`
@@ -78,10 +78,10 @@ function valueOf(v: Value | undefined): string {
 
 /** How to find the row an image describes: by primary key, or by every column's text form (the first match). */
 function identity(t: string, table: PgTable, before: Row): string {
-  if (table.key.length > 0) return table.key.map((c) => `${ident(c)} = ${valueOf(before[c])}`).join(' AND ')
+  if (table.key.length > 0) return table.key.map((c) => `${ident(c)} = ${sqlValue(before[c])}`).join(' AND ')
   const match = Object.keys(before)
     .map((c) => {
-      const v = valueOf(before[c])
+      const v = sqlValue(before[c])
       return `(CASE WHEN ${ident(c)} IS NULL THEN ${v}::text IS NULL ELSE format('%s', ${ident(c)}) = ${v}::text END)`
     })
     .join(' AND ')
