@@ -6,10 +6,10 @@
  * `drkit verify --read-data` against `restic check --read-data` on what each forget left.
  * `--write` puts the section into docs/BENCHMARKS.md.
  *
- * Usage: npm run --silent build && npx vite-node bench/prune.ts -- [--size 1G] [--snapshots 30] [--keep 7] [--write]
+ * Usage: npm run --silent build && npx vite-node bench/prune.ts -- [--size 1G] [--snapshots 30] [--keep 7] [--write] [--keep-work]
  */
 import { existsSync } from 'node:fs'
-import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { copyFile, cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -40,6 +40,8 @@ const { values } = parseArgs({
     keep: { type: 'string', default: '7' },
     seed: { type: 'string', default: '42' },
     write: { type: 'boolean', default: false },
+    // Leaves the work directory in place, with copies of both repositories taken before forget.
+    'keep-work': { type: 'boolean', default: false },
   },
   strict: true,
 })
@@ -81,6 +83,11 @@ async function main(): Promise<void> {
     log(`  snapshot ${i + 1}/${snapshots}`)
   }
   const before = { drkit: await dirBytes(join(drkitDir, 'repo')), restic: await dirBytes(resticEnv.RESTIC_REPOSITORY) }
+  if (values['keep-work']) {
+    // Copies of both repositories before forget, to measure forget again on copies of them.
+    await cp(join(drkitDir, 'repo'), join(dir, 'drkit-repo.setup'), { recursive: true })
+    await cp(resticEnv.RESTIC_REPOSITORY, join(dir, 'restic-repo.setup'), { recursive: true })
+  }
 
   // The order alternates with the seed's parity, so neither tool always runs on a warmer cache.
   const order = seed % 2 === 0 ? (['drkit', 'restic'] as const) : (['restic', 'drkit'] as const)
@@ -158,5 +165,6 @@ async function main(): Promise<void> {
 try {
   await main()
 } finally {
-  await rm(dir, { recursive: true, force: true })
+  if (values['keep-work']) log(`work directory kept: ${dir}`)
+  else await rm(dir, { recursive: true, force: true })
 }

@@ -42,15 +42,23 @@ port.on('message', (task) => {
       else port.postMessage({ id: task.id, result: run }, [/** @type {ArrayBuffer} */ (run.buffer)])
       return
     }
+    if (task.op === 'check') {
+      // One frame at a time, each dropped once checked: a whole pack's plaintext is never held.
+      for (const frame of task.frames) {
+        const damage = openFrames(task.bytes, [frame], task.where, task.key).blobs.find((b) => typeof b === 'string')
+        if (damage !== undefined) {
+          port.postMessage({ id: task.id, error: damage, damaged: true })
+          return
+        }
+      }
+      port.postMessage({ id: task.id, result: null })
+      return
+    }
     // Decoded frames go back without a copy; each blob is a place in one of them.
     const { frames, blobs } = openFrames(task.bytes, task.frames, task.where, task.key)
     const damage = blobs.find((b) => typeof b === 'string')
     if (damage !== undefined) {
       port.postMessage({ id: task.id, error: damage, damaged: true })
-      return
-    }
-    if (task.op === 'check') {
-      port.postMessage({ id: task.id, result: null })
       return
     }
     // Uint8Array's slice copies (a Buffer's would not): only whole buffers may be handed over.
