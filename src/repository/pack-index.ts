@@ -181,7 +181,8 @@ export function encodeIndexRecord(pack: IndexedPack): Buffer {
 }
 
 export function encodeIndexFile(records: Buffer[], codec: Codec = plainCodec): Uint8Array {
-  return encode(Buffer.concat(records), codec)
+  // One record list (a backup's) is encoded as it is: a copy of it can be tens of MiB.
+  return encode(records.length === 1 ? records[0]! : Buffer.concat(records), codec)
 }
 
 export function decodeIndexFile(stored: Uint8Array, name: string, codec: Codec = plainCodec): Uint8Array {

@@ -274,17 +274,24 @@ export class RepositoryWriter {
     await Promise.all(this.uploads)
     this.throwIfUploadFailed()
     if (this.written.length === 0) return
+    // The end of a large backup is its peak of memory: each structure with an entry per new
+    // blob (the records, the session's set, the encoded index file, the index) is let go as
+    // soon as the next is made, rather than all being held until the index is extended.
     const records = Buffer.concat(this.written)
+    this.written.length = 0
+    // Nothing is stored after the index file, so the session's set is no longer needed.
+    this.sessionBlobs.clear()
+    this.onIndexWritten(await this.putIndexFile(records))
+    this.index.addRecords(records, 'of this session')
+  }
+
+  /** Stores the index file of `records` and returns its key. */
+  private async putIndexFile(records: Buffer): Promise<string> {
     const bytes = encodeIndexFile([records], this.codec)
     this.stats.storedBytes += bytes.length
     const key = keys.index(sha256(bytes))
     await this.backend.put(key, bytes, { ifAbsent: true })
-    this.onIndexWritten(key)
-    // The index takes over from the session's set: dropping the set first keeps the two
-    // (each an entry per new blob) from being in memory at once.
-    this.sessionBlobs.clear()
-    this.index.addRecords(records, 'of this session')
-    this.written.length = 0
+    return key
   }
 
   private throwIfUploadFailed(): void {
