@@ -10,11 +10,12 @@ export type CutRun = (bytes: Uint8Array, final: boolean) => Promise<HashedRun>
 
 /**
  * New bytes of the stream in each run; a run also carries the fewer than max bytes the last one
- * left (about max - avg, 7 MiB, in a long stream), which is copied once per run. With 4 MiB the
- * copies made a PostgreSQL backup (pgbench scale 60) peak at 347-376 MiB; with 8 MiB 295-317
- * MiB, and a Redis backup of a million keys 282 MiB.
+ * left (about max - avg, 7 MiB, in a long stream), which is copied once per run: the smaller the
+ * runs, the more copies. Peak RSS, by hand on 2 cores: a PostgreSQL backup of pgbench scale 60
+ * 347-376 MiB with 4 MiB runs, 302-306 MiB with 6 MiB, 295-317 MiB with 8 MiB; a Redis backup
+ * of a million keys 261 MiB with 4 MiB, 252-260 MiB with 6 MiB, 282-302 MiB with 8 MiB.
  */
-const newBytesPerRun = 8 * 1024 * 1024
+const newBytesPerRun = 6 * 1024 * 1024
 /** A stream's first buffer: most files are small, and this grows to a run's size as needed. */
 const firstBuffer = 64 * 1024
 
