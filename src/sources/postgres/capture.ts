@@ -132,11 +132,18 @@ export function openPostgresCapture(url: string, resource: string): Capture {
         pass = await openPass(generation, state.mark, now, after, budget)
       }
       held = undefined
-      let outcome = await pass.decoder.run(events)
-      if (outcome === 'end' && pass.decoder.messages >= pass.budget && changes.length === 0) {
-        await pass.decoder.close()
-        pass = await openPass(generation, state.mark, now, after, undefined)
+      let outcome: 'end' | 'paused'
+      try {
         outcome = await pass.decoder.run(events)
+        if (outcome === 'end' && pass.decoder.messages >= pass.budget && changes.length === 0) {
+          await pass.decoder.close()
+          pass = await openPass(generation, state.mark, now, after, undefined)
+          outcome = await pass.decoder.run(events)
+        }
+      } catch (err) {
+        // The cursor's transaction must not outlive a failed read: the next read starts afresh.
+        await pass.decoder.close()
+        throw err
       }
       if (outcome === 'paused') held = pass
       else await pass.decoder.close()
