@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os'
 import { Worker } from 'node:worker_threads'
 import { IntegrityError, InternalError } from '../errors.js'
+import type { HashedRun } from './cdc-runs.js'
 import type { CdcParams } from './chunk/cdc.js'
 import { encode, type FrameSpec } from './frames.js'
 
@@ -110,18 +111,9 @@ export class FramePool {
    * ids, and `bytes` given back; the bytes after the last chunk start the next run. `bytes`
    * (a view of its buffer) is handed over with its whole buffer.
    */
-  cutRun(
-    bytes: Uint8Array,
-    final: boolean,
-    params: CdcParams,
-    key?: Uint8Array,
-  ): Promise<{ ids: Uint8Array; lengths: Uint32Array; bytes: Uint8Array }> {
+  cutRun(bytes: Uint8Array, final: boolean, params: CdcParams, key?: Uint8Array): Promise<HashedRun> {
     const task = { op: 'cutRun' as const, bytes, final, params, key }
-    return this.run(task, [bytes.buffer as ArrayBuffer]) as Promise<{
-      ids: Uint8Array
-      lengths: Uint32Array
-      bytes: Uint8Array
-    }>
+    return this.run(task, [bytes.buffer as ArrayBuffer]) as Promise<HashedRun>
   }
 
   /**
