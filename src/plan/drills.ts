@@ -1,5 +1,5 @@
-import { z } from 'zod'
 import { durationSchema, everySchema } from './duration.js'
+import * as z from './zod.js'
 
 /**
  * The `drills:` part of the plan: each drill and each of its steps, exactly. A step is a

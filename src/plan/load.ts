@@ -1,10 +1,10 @@
 import { readFile } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
 import { LineCounter, parseDocument } from 'yaml'
-import type { z } from 'zod'
 import { PlanError } from '../errors.js'
 import { issueMessages, type ParsedPlan, planSchema } from './schema.js'
 import type { LoadPlanOptions, Objectives, Plan, Resource } from './types.js'
+import type * as z from './zod.js'
 
 type Path = readonly PropertyKey[]
 interface Issue {

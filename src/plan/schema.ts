@@ -1,6 +1,6 @@
-import { type ZodType, z } from 'zod'
 import { drillSchema } from './drills.js'
 import { durationSchema } from './duration.js'
+import * as z from './zod.js'
 
 /**
  * The plan as users write it, the single source of every option and its default. Type-specific
@@ -8,7 +8,7 @@ import { durationSchema } from './duration.js'
  */
 
 /** Per resource type, the schema of the type's own options (without the common ones below); it should be strict. */
-export type ResourceTypes = Record<string, ZodType>
+export type ResourceTypes = Record<string, z.ZodType>
 
 export const defaultRepository = './.drkit/repo'
 

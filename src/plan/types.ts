@@ -1,6 +1,6 @@
-import type { z } from 'zod'
 import type { WrittenDrill } from './drills.js'
 import type { alertSchema, contactSchema, ResourceTypes } from './schema.js'
+import type * as z from './zod.js'
 
 /** The parsed, validated `drkit.yaml`: defaults filled, `${ENV}` resolved, durations in milliseconds. */
 export interface Plan {

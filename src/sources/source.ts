@@ -1,5 +1,5 @@
-import type { ZodType } from 'zod'
 import type { Boundary, Change } from '../model.js'
+import type { ZodType } from '../plan/zod.js'
 
 export type { Boundary, Change, Row, Value } from '../model.js'
 

@@ -3,7 +3,7 @@
  * modes, mtimes, symlinks and empty directories), restores into a new directory, whole or
  * by path pattern, and fingerprints to compare two trees. See docs/FILES.md.
  */
-import { z } from 'zod'
+import * as z from '../../plan/zod.js'
 import type { SourceDefinition } from '../source.js'
 
 export const filesConfig = z

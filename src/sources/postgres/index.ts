@@ -4,7 +4,7 @@
  * (pgoutput), restores into a new database with point-in-time replay, and fingerprints.
  * See docs/POSTGRES.md.
  */
-import { z } from 'zod'
+import * as z from '../../plan/zod.js'
 import type { SourceDefinition } from '../source.js'
 
 export const postgresConfig = z

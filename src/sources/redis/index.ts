@@ -2,7 +2,7 @@
  * The Redis source: SCAN-based images of one logical database (every type, with TTLs),
  * restores into another database, and fingerprints to compare states. See docs/REDIS.md.
  */
-import { z } from 'zod'
+import * as z from '../../plan/zod.js'
 import type { SourceDefinition } from '../source.js'
 
 export const redisConfig = z

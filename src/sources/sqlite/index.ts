@@ -2,7 +2,7 @@
  * The SQLite source: consistent page images of a live database file (WAL or rollback
  * journal), restores into a new file, and fingerprints to compare states.
  */
-import { z } from 'zod'
+import * as z from '../../plan/zod.js'
 import type { SourceDefinition } from '../source.js'
 
 export const sqliteConfig = z
