@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto'
-import { to as copyTo } from 'pg-copy-streams'
 import type { Fingerprint } from '../source.js'
 import { displayName, listTables, quotedName, schemaDigest } from './catalog.js'
 import { ident, type PgClient } from './connect.js'
+import { CopyOut } from './copy-out.js'
 
 /**
  * Per table: the row count and an order-independent content hash (the lane-wise sum of
@@ -36,7 +36,7 @@ async function hashRows(client: PgClient, sql: string): Promise<{ rows: number; 
     for (let i = 0; i < 8; i++) lanes[i] = (lanes[i]! + digest.readUInt32BE(i * 4)) >>> 0
     rows++
   }
-  for await (const chunk of client.query(copyTo(sql))) {
+  for await (const chunk of client.query(new CopyOut(sql))) {
     const buf = rest.length > 0 ? Buffer.concat([rest, chunk as Buffer]) : (chunk as Buffer)
     let start = 0
     for (let nl = buf.indexOf(10); nl !== -1; nl = buf.indexOf(10, start)) {

@@ -1,8 +1,8 @@
 import { availableParallelism } from 'node:os'
-import { to as copyTo } from 'pg-copy-streams'
 import { BoundedBuffer } from './buffer.js'
 import { type PgTable, quotedName } from './catalog.js'
 import { connect, ident, literal, type PgClient } from './connect.js'
+import { CopyOut } from './copy-out.js'
 
 /** Heap pages per part of a big table: 8 MiB at the default block size. */
 const partPages = 1024
@@ -10,6 +10,8 @@ const partPages = 1024
 const partLimit = 16 * 2 ** 20
 /** Connections that read parts at once: the server's COPY, not drkit, is the slower side. */
 export const parallelConnections = Math.max(2, Math.min(4, availableParallelism()))
+/** Parts read or held at once, counted from the one the repository is consuming. */
+const partsAhead = parallelConnections + 1
 
 /** A range of a table's heap pages (`to` absent: to the end), read by one COPY. */
 export interface Part {
@@ -86,7 +88,11 @@ export class ParallelCopy {
 
   private async work(client: PgClient): Promise<void> {
     while (!this.stopped && this.next < this.parts.length) {
-      const part = this.parts[this.next++]!
+      const index = this.next++
+      const part = this.parts[index]!
+      // The server reads faster than the repository stores: without this, the readers would
+      // run ahead through a whole table, each part held in memory until its turn.
+      await this.parts[index - partsAhead]?.buffer.closing
       try {
         await this.read(client, part)
         part.buffer.end()
@@ -108,18 +114,15 @@ export class ParallelCopy {
       range === ''
         ? `COPY ${quotedName(table)}${columns ? ` (${columns})` : ''} TO STDOUT`
         : `COPY (SELECT ${columns} FROM ${quotedName(table)} WHERE ${range}) TO STDOUT`
-    const stream = client.query(copyTo(sql))
+    const stream = client.query(new CopyOut(sql))
     for await (const chunk of stream) {
-      const buf = chunk as Buffer
-      let n = 0
-      for (let i = buf.indexOf(10); i !== -1; i = buf.indexOf(10, i + 1)) n++
-      part.rows.rows += n
-      await part.buffer.push(buf)
+      await part.buffer.push(chunk as Buffer)
       if (part.buffer.isClosed) {
         stream.destroy()
         return
       }
     }
+    part.rows.rows += stream.rows
   }
 
   /** Stops reading: buffers are released, connections closed. */
