@@ -9,11 +9,11 @@ export interface HashedRun {
 export type CutRun = (bytes: Uint8Array, final: boolean) => Promise<HashedRun>
 
 /**
- * New bytes of the stream in each run; a run also carries the fewer than max bytes the last one
- * left (about max - avg, 7 MiB, in a long stream), which is copied once per run: the smaller the
- * runs, the more copies. Peak RSS, by hand on 2 cores: a PostgreSQL backup of pgbench scale 60
- * 347-376 MiB with 4 MiB runs, 302-306 MiB with 6 MiB, 295-317 MiB with 8 MiB; a Redis backup
- * of a million keys 261 MiB with 4 MiB, 252-260 MiB with 6 MiB, 282-302 MiB with 8 MiB.
+ * New bytes of the stream in each run; a run also carries the bytes after the last cut of the one
+ * before (about one chunk), copied once more. Peak RSS, by hand on 2 cores, when the carry was
+ * nearly max bytes (7 MiB): a PostgreSQL backup of pgbench scale 60 347-376 MiB with 4 MiB runs,
+ * 302-306 MiB with 6 MiB, 295-317 MiB with 8 MiB; a Redis backup of a million keys 261 MiB with
+ * 4 MiB, 252-260 MiB with 6 MiB, 282-302 MiB with 8 MiB.
  */
 const newBytesPerRun = 6 * 1024 * 1024
 /** A stream's first buffer: most files are small, and this grows to a run's size as needed. */
@@ -22,7 +22,7 @@ const firstBuffer = 64 * 1024
 /**
  * A byte stream cut into content-defined chunks by the frame workers, as runs of hashed chunks.
  * The cut points are those of `chunkStream`: each run starts at a chunk boundary, and the bytes
- * after its last cut (fewer than max) are carried to the front of the next run. Runs are cut one
+ * after its last cut are carried to the front of the next run. Runs are cut one
  * after the other, while this reads the next run's bytes and the caller stores the last run.
  * The input's buffers are copied at once: the producer may reuse them.
  */

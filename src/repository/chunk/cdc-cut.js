@@ -81,10 +81,9 @@ export function cutLength(buf, start, n, c) {
 }
 
 /**
- * The lengths of the chunks cut from `bytes`, which starts at a chunk boundary. As the
- * streaming chunker does, a cut is only looked for while at least max bytes are left, so the
- * bytes after the last cut (fewer than max) are where the next run starts; with `final`, the
- * stream ends with `bytes` and all of it is cut.
+ * The lengths of the chunks cut from `bytes`, which starts at a chunk boundary: the cuts the
+ * streaming chunker makes in them. The bytes after the last cut are where the next run
+ * starts; with `final`, the stream ends with `bytes` and all of it is cut.
  * @param {Uint8Array} bytes
  * @param {boolean} final
  * @param {CdcParams} params
@@ -97,6 +96,15 @@ export function cutRun(bytes, final, params) {
   let start = 0
   while (bytes.length - start >= c.max || (final && start < bytes.length)) {
     const len = cutLength(bytes, start, Math.min(bytes.length - start, c.max), c)
+    lengths.push(len)
+    start += len
+  }
+  // With fewer than max bytes left, a cut found before their end is still the streaming
+  // chunker's (a cut depends only on the bytes before it): only what follows the last one is
+  // carried to the next run, about one chunk instead of nearly max bytes.
+  for (let left = bytes.length - start; !final && left > 0; left = bytes.length - start) {
+    const len = cutLength(bytes, start, left, c)
+    if (len >= left) break
     lengths.push(len)
     start += len
   }

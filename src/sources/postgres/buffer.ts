@@ -11,6 +11,11 @@ export class BoundedBuffer {
   private closed = false
   private wakeConsumer: (() => void) | undefined
   private wakeProducer: (() => void) | undefined
+  private onClose: () => void = () => undefined
+  /** Resolves when the consumer will read no more (it has drained the buffer, or gone away). */
+  readonly closing = new Promise<void>((resolve) => {
+    this.onClose = resolve
+  })
 
   constructor(private readonly limit: number) {}
 
@@ -39,6 +44,7 @@ export class BoundedBuffer {
     this.chunks.length = 0
     this.bytes = 0
     this.wakeProducer?.()
+    this.onClose()
   }
 
   get isClosed(): boolean {
