@@ -90,7 +90,10 @@ export class CaptureShipper {
     this.shipped = segments.reduce((m, s) => Math.max(m, s.last), heads.get(state.generation)?.seq ?? 0)
     this.pending = []
     const snapshots = await this.repository.listSnapshots(this.resource)
-    if (!snapshots.some((s) => s.position.generation === state.generation)) await backup(this.ctx, this.resource)
+    // A backup of the resource may be running (`drkit backup` by hand): wait for it rather than fail.
+    if (!snapshots.some((s) => s.position.generation === state.generation)) {
+      await backup(this.ctx, this.resource, { waitMs: 30 * 60_000 })
+    }
   }
 
   /** The generation and a boundary proven now. */
@@ -134,9 +137,11 @@ export class CaptureShipper {
     await this.repository.writeSegment(this.resource, this.generation, { changes, boundaries: kept })
     const head = kept.at(-1)
     if (head?.seq === cut) await this.writeHead(head)
-    await this.capture.acknowledge(cut)
+    // Shipped once stored: if the acknowledgement fails, the next read sees the changes as
+    // shipped but not acknowledged, and acknowledges them with the next ones.
     this.shipped = cut
     this.pending = this.pending.filter((b) => b.seq > cut)
+    await this.capture.acknowledge(cut)
     this.emit('capture.shipped', `shipped ${changes.length} changes`, changes.length, lagOf(changes))
     return changes.length
   }

@@ -41,7 +41,7 @@ export async function* cdcRuns(input: AsyncIterable<Uint8Array>, cut: CutRun): A
     }
     let run = fill.subarray(0, filled)
     if (carry.length > 0) {
-      run = new Uint8Array(carry.length + filled)
+      run = uninitialized(carry.length + filled)
       run.set(carry)
       run.set(fill.subarray(0, filled), carry.length)
     }
@@ -50,14 +50,14 @@ export async function* cdcRuns(input: AsyncIterable<Uint8Array>, cut: CutRun): A
     cutting?.catch(() => undefined)
     // A fill buffer whose bytes were copied behind the carry is still ours: reusing it spares
     // the garbage collector a run's worth of memory per run.
-    if (run.buffer === fill.buffer) fill = new Uint8Array(final ? 0 : newBytesPerRun)
+    if (run.buffer === fill.buffer) fill = uninitialized(final ? 0 : newBytesPerRun)
     filled = 0
     if (done && done.lengths.length > 0) yield done
   }
   for await (const data of input) {
     for (let off = 0; off < data.length; ) {
       if (filled === fill.length && fill.length < newBytesPerRun) {
-        const grown = new Uint8Array(Math.min(newBytesPerRun, 2 * fill.length))
+        const grown = uninitialized(Math.min(newBytesPerRun, 2 * fill.length))
         grown.set(fill)
         fill = grown
       }
@@ -71,4 +71,10 @@ export async function* cdcRuns(input: AsyncIterable<Uint8Array>, cut: CutRun): A
   yield* dispatch(true)
   const last = cutting === undefined ? undefined : await cutting
   if (last && last.lengths.length > 0) yield last
+}
+
+/** A buffer of its own (not a slice of Node's pool, so it can be handed to a worker) that is not zeroed: only the bytes written to it are read. */
+function uninitialized(size: number): Uint8Array<ArrayBuffer> {
+  const buf = Buffer.allocUnsafeSlow(size)
+  return new Uint8Array(buf.buffer as ArrayBuffer, buf.byteOffset, size)
 }

@@ -4,7 +4,15 @@ import { schemaDigest } from './catalog.js'
 import { connect, databaseOf, type PgClient } from './connect.js'
 import { captureNames, dropCapture, installCapture, readState, stateTable } from './install.js'
 import { lsnToNumber, numberToLsn } from './pgoutput.js'
-import { boundaryOf, type DecodedTx, decodeSlot, type Mark, SlotDecoder, type SlotEvents } from './slot.js'
+import {
+  boundaryOf,
+  type DecodedTx,
+  decodeSlot,
+  type Mark,
+  SlotDecoder,
+  type SlotEvents,
+  whileSlotBusy,
+} from './slot.js'
 
 /**
  * Change capture through logical decoding (`pgoutput`). Reads peek at the slot without
@@ -172,7 +180,10 @@ export function openPostgresCapture(url: string, resource: string): Capture {
         endLsn,
         upTo,
       ])
-      await c.query('SELECT pg_replication_slot_advance($1, $2::pg_lsn)', [names.slot, numberToLsn(endLsn)])
+      // A backup aligning its image may be reading the slot for a moment: wait for it.
+      await whileSlotBusy(() =>
+        c.query('SELECT pg_replication_slot_advance($1, $2::pg_lsn)', [names.slot, numberToLsn(endLsn)]),
+      )
     },
 
     async lag() {
@@ -233,7 +244,7 @@ export function openPostgresCapture(url: string, resource: string): Capture {
       to,
       mark.seq,
     ])
-    await c.query('SELECT pg_replication_slot_advance($1, $2::pg_lsn)', [names.slot, lsn])
+    await whileSlotBusy(() => c.query('SELECT pg_replication_slot_advance($1, $2::pg_lsn)', [names.slot, lsn]))
   }
 
   function monotonic(b: Boundary): Boundary {

@@ -100,7 +100,7 @@ export class SlotDecoder {
   }
 
   static async open(client: PgClient, opts: DecodeOptions): Promise<SlotDecoder> {
-    for (let attempt = 0; ; attempt++) {
+    return whileSlotBusy(async () => {
       const decoder = new SlotDecoder(client, opts)
       try {
         await client.query('BEGIN')
@@ -113,11 +113,9 @@ export class SlotDecoder {
         return decoder
       } catch (err) {
         await client.query('ROLLBACK').catch(() => {})
-        // 55006: another session (an agent, a backup aligning its image) is reading the slot right now.
-        if ((err as { code?: string }).code !== '55006' || attempt >= 600) throw err
-        await new Promise((r) => setTimeout(r, 50))
+        throw err
       }
-    }
+    })
   }
 
   /** Decodes on until the slot has nothing more up to `uptoLsn` ('end') or `pauseBefore` says stop ('paused'). */
@@ -258,4 +256,19 @@ function keyOf(rel: Relation, values: TupleValue[]): Row {
 /** The boundary a transaction proves: its last change, at its commit time rounded up to the millisecond. */
 export function boundaryOf(tx: DecodedTx): Boundary {
   return { seq: tx.lastSeq, time: Number((tx.commitMicros + 999n) / 1000n) }
+}
+
+/**
+ * Runs `action` again while another session (an agent, a backup aligning its image) holds the
+ * slot: PostgreSQL lets one session at a time read or advance it (SQLSTATE 55006). Up to 30 s.
+ */
+export async function whileSlotBusy<T>(action: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await action()
+    } catch (err) {
+      if ((err as { code?: string }).code !== '55006' || attempt >= 600) throw err
+      await new Promise((r) => setTimeout(r, 50))
+    }
+  }
 }
