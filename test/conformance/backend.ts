@@ -93,6 +93,16 @@ export function testBackend(name: string, open: OpenBackendForTest): void {
       await expectKind(backend.get('digits', { range: { offset: 11, length: 0 } }), 'integrity')
     })
 
+    it('reads ranges of what is there now, after the object was replaced or deleted', async () => {
+      const range = async () => text(await backend.get('data/r', { range: { offset: 1, length: 3 } }))
+      await backend.put('data/r', bytes('abcdef'))
+      expect(await range()).toBe('bcd')
+      await backend.put('data/r', bytes('uvwxyz'))
+      expect(await range()).toBe('vwx')
+      await backend.delete('data/r')
+      await expectKind(range(), 'not-found')
+    })
+
     it('stats present and missing objects', async () => {
       await backend.put('data/ab/k', bytes('12345'))
       expect(await backend.stat('data/ab/k')).toEqual({ key: 'data/ab/k', size: 5 })

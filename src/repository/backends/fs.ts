@@ -3,6 +3,7 @@ import type { Dirent } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { type Backend, BackendError, type BackendErrorKind, type GetOptions, type ObjectInfo } from './backend.js'
+import { RangeReader } from './fs-ranges.js'
 
 type Range = NonNullable<GetOptions['range']>
 
@@ -87,6 +88,8 @@ export async function openFsBackend(root: string, opts: { create?: boolean } = {
     return path.join(base, key)
   }
 
+  const ranges = new RangeReader()
+
   return {
     kind: 'fs',
     location: root,
@@ -102,6 +105,7 @@ export async function openFsBackend(root: string, opts: { create?: boolean } = {
         let result: 'stored' | 'exists' = 'stored'
         if (!opts?.ifAbsent) await fs.rename(tmp, target)
         else result = await linkIfAbsent(tmp, target, key)
+        ranges.forget(target)
         // Also after 'exists': the put that linked it may not have synced the directory yet.
         await syncDirs(dir, created)
         return result
@@ -117,7 +121,9 @@ export async function openFsBackend(root: string, opts: { create?: boolean } = {
       const target = file(key)
       opts?.signal?.throwIfAborted()
       try {
-        return opts?.range ? await readRange(target, key, opts.range, root) : await fs.readFile(target)
+        if (!opts?.range) return await fs.readFile(target)
+        const { offset, length } = opts.range
+        return await ranges.read(target, offset, length, (size) => checkRange(key, { offset, length }, size))
       } catch (err) {
         throw isMissing(err) ? notFound(key, root, err) : toBackendError(err, root, `cannot read ${key}`)
       }
@@ -147,6 +153,7 @@ export async function openFsBackend(root: string, opts: { create?: boolean } = {
 
     async delete(key) {
       const target = file(key)
+      ranges.forget(target)
       try {
         await fs.unlink(target)
       } catch (err) {
@@ -154,7 +161,9 @@ export async function openFsBackend(root: string, opts: { create?: boolean } = {
       }
     },
 
-    async close() {},
+    async close() {
+      ranges.close()
+    },
   }
 }
 
@@ -194,25 +203,6 @@ async function syncDirs(dir: string, firstCreated: string | undefined): Promise<
       await handle.close()
     }
     if (d === top || d === path.dirname(d)) return
-  }
-}
-
-async function readRange(file: string, key: string, range: Range, root: string): Promise<Uint8Array> {
-  const handle = await fs.open(file, 'r')
-  try {
-    const stat = await handle.stat()
-    if (!stat.isFile()) throw notFound(key, root)
-    checkRange(key, range, stat.size)
-    const out = Buffer.alloc(range.length)
-    for (let done = 0; done < range.length; ) {
-      const { bytesRead } = await handle.read(out, done, range.length - done, range.offset + done)
-      // The file ended early (truncated since the stat): report it as the object being short.
-      if (bytesRead === 0) checkRange(key, range, range.offset + done)
-      done += bytesRead
-    }
-    return out
-  } finally {
-    await handle.close()
   }
 }
 

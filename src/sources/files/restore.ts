@@ -1,5 +1,5 @@
-import { constants } from 'node:fs'
-import { chmod, lstat, lutimes, mkdir, open, rm, symlink, utimes } from 'node:fs/promises'
+import { closeSync, constants, fchmodSync, futimesSync, lstatSync, openSync, writeSync } from 'node:fs'
+import { chmod, lutimes, mkdir, open, rm, symlink, utimes } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { DrkitError, IntegrityError, NotFoundError, PlanError } from '../../errors.js'
 import type { RestoreOptions, RestoreResult, StoredImage } from '../source.js'
@@ -125,7 +125,8 @@ function changedWhileRead(details: StoredImage['details']): (path: string) => bo
 async function checkParent(staging: string, path: string): Promise<void> {
   const parent = dirname(path)
   if (parent === staging) return
-  const st = await lstat(parent)
+  // Blocking: a call of microseconds, where a round trip through libuv's thread pool cost more.
+  const st = lstatSync(parent)
   if (!st.isDirectory()) throw new IntegrityError(`refusing to write ${path}: its parent is not a directory`)
 }
 
@@ -165,7 +166,7 @@ class Writes {
       if (!this.whole) return check(await writeFile(path, data, entry))
       const parts = await collect(data)
       check(parts.reduce((n, p) => n + p.length, 0))
-      await writeFile(path, parts, entry)
+      writeSmallFile(path, parts, entry)
     })().then(
       () => {
         this.inFlight.delete(write)
@@ -189,14 +190,29 @@ class Writes {
   }
 }
 
-async function writeFile(
-  path: string,
-  data: AsyncIterable<Uint8Array> | Uint8Array[],
-  entry: TreeEntry,
-): Promise<number> {
-  // O_EXCL and O_NOFOLLOW: never write through or over anything already there.
-  const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW
-  const handle = await open(path, flags, 0o600)
+// O_EXCL and O_NOFOLLOW: never write through or over anything already there.
+const createFlags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW
+
+/**
+ * A small file, already read, written at once with blocking calls: its five system calls take
+ * microseconds, where five round trips through libuv's thread pool cost more than the writing
+ * (thread hand-offs: a tree of 13,000 small files restored in much more CPU).
+ */
+function writeSmallFile(path: string, parts: Uint8Array[], entry: TreeEntry): void {
+  const fd = openSync(path, createFlags, 0o600)
+  try {
+    for (const part of parts) {
+      for (let done = 0; done < part.length; ) done += writeSync(fd, part, done, part.length - done)
+    }
+    fchmodSync(fd, entry.mode)
+    futimesSync(fd, seconds(entry.mtimeNs), seconds(entry.mtimeNs))
+  } finally {
+    closeSync(fd)
+  }
+}
+
+async function writeFile(path: string, data: AsyncIterable<Uint8Array>, entry: TreeEntry): Promise<number> {
+  const handle = await open(path, createFlags, 0o600)
   let written = 0
   try {
     for await (const part of data) {
