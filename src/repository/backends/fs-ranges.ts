@@ -33,7 +33,7 @@ export class RangeReader {
     try {
       const { handle, size } = await entry.opened
       checkSize(size)
-      const out = Buffer.alloc(length)
+      const out = Buffer.allocUnsafe(length)
       for (let done = 0; done < length; ) {
         const bytesRead =
           length <= readNowBytes

@@ -1,4 +1,4 @@
-import { constants } from 'node:fs'
+import { type BigIntStats, closeSync, constants, fstatSync, openSync, readSync } from 'node:fs'
 import { type FileHandle, open, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { NamedStream, ParentImage, ParentStream, SourceImage, TableInfo } from '../source.js'
@@ -76,7 +76,7 @@ export async function snapshotFiles(root: string, excluded: PathMatcher, parent?
   async function* streams(): AsyncIterable<NamedStream | ParentStream> {
     yield { name: 'tree', chunking: { kind: 'cdc' }, data: listing() }
     // The listing is consumed to its end before this point: `files` is complete.
-    const ahead = readAhead(files, (entry) => collect(readFile(root, entry, noteChanged)))
+    const ahead = readAhead(files, async (entry) => readSmallFile(root, entry, noteChanged))
     for (const [k, { entry, reuse }] of files.entries()) {
       const name = fileStreamName(entry.path)
       const read = ahead(k)
@@ -125,24 +125,20 @@ export function readAhead(
   }
 }
 
-async function collect(data: AsyncIterable<Uint8Array>): Promise<Uint8Array[]> {
-  const parts: Uint8Array[] = []
-  for await (const part of data) parts.push(part)
-  return parts
-}
-
 async function* replay(parts: Uint8Array[]): AsyncIterable<Uint8Array> {
   yield* parts
 }
+
+// O_NOFOLLOW: a file replaced by a symlink since the walk is not followed out of the tree;
+// O_NONBLOCK: one replaced by a FIFO does not hang the snapshot.
+const openFlags = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK
 
 /** A regular file's bytes, up to the size the walk saw; changes while reading are noted, not hidden. */
 async function* readFile(root: string, file: WalkedEntry, noteChanged: (path: string) => void) {
   const abs = join(root, file.path)
   let handle: FileHandle
   try {
-    // O_NOFOLLOW: a file replaced by a symlink since the walk is not followed out of the tree;
-    // O_NONBLOCK: one replaced by a FIFO does not hang the snapshot.
-    handle = await open(abs, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
+    handle = await open(abs, openFlags)
   } catch (err) {
     if (!isGone(err) && (err as NodeJS.ErrnoException).code !== 'ELOOP') throw cannotRead(abs, err)
     noteChanged(file.path)
@@ -162,14 +158,52 @@ async function* readFile(root: string, file: WalkedEntry, noteChanged: (path: st
       read += bytesRead
       yield buf.subarray(0, bytesRead)
     }
-    const after = await handle.stat({ bigint: true })
-    const same =
-      read === file.size &&
-      after.size === BigInt(file.size) &&
-      `${after.mtimeNs}` === file.mtimeNs &&
-      after.ino === file.ino
-    if (!same) noteChanged(file.path)
+    if (!unchanged(file, read, await handle.stat({ bigint: true }))) noteChanged(file.path)
   } finally {
     await handle.close()
   }
+}
+
+/**
+ * A small file's bytes as readFile gives them, read with blocking calls: five system calls of
+ * microseconds each, where five round trips through libuv's thread pool cost more CPU in thread
+ * hand-offs than the reading (a tree of 13,000 small files).
+ */
+function readSmallFile(root: string, file: WalkedEntry, noteChanged: (path: string) => void): Uint8Array[] {
+  const abs = join(root, file.path)
+  let fd: number
+  try {
+    fd = openSync(abs, openFlags)
+  } catch (err) {
+    if (!isGone(err) && (err as NodeJS.ErrnoException).code !== 'ELOOP') throw cannotRead(abs, err)
+    noteChanged(file.path)
+    return []
+  }
+  try {
+    if (!fstatSync(fd).isFile()) {
+      noteChanged(file.path)
+      return []
+    }
+    const buf = Buffer.allocUnsafe(file.size)
+    let read = 0
+    while (read < file.size) {
+      const bytesRead = readSync(fd, buf, read, file.size - read, read)
+      if (bytesRead === 0) break
+      read += bytesRead
+    }
+    if (!unchanged(file, read, fstatSync(fd, { bigint: true }))) noteChanged(file.path)
+    return read > 0 ? [buf.subarray(0, read)] : []
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/** Whether the file is still the one the walk saw, read to the size it saw. */
+function unchanged(file: WalkedEntry, read: number, after: BigIntStats): boolean {
+  return (
+    read === file.size &&
+    after.size === BigInt(file.size) &&
+    `${after.mtimeNs}` === file.mtimeNs &&
+    after.ino === file.ino
+  )
 }
