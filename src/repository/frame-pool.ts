@@ -27,9 +27,10 @@ export interface RunSpec {
 /** Frames up to this size are sealed on the calling thread. */
 const sealedHereBytes = 4096
 /**
- * Reads of up to this many stored bytes are decoded on the calling thread: a worker's round
- * trip costs two thread wake-ups, which on 2 cores took more CPU than decoding them (a tree of
- * 13,000 small files restored with a read or two per file).
+ * Reads of up to this many bytes, stored and decoded, are done on the calling thread: a worker's
+ * round trip costs two thread wake-ups, which on 2 cores took more CPU than decoding them (a
+ * tree of 13,000 small files restored with a read or two per file). Both sizes count: a few KiB
+ * of a very compressible table can hold MiB of rows.
  */
 const readHereBytes = 64 * 1024
 
@@ -169,10 +170,21 @@ export class FramePool {
   }
 }
 
-/** The stored bytes a read task decodes; Infinity for other tasks, which always go to a worker. */
+/** The larger of the stored bytes a read task decodes and the plaintext it gives; Infinity for other tasks. */
 function readBytes(task: Task): number {
-  if (task.op === 'open') return task.bytes.length
-  if (task.op === 'run') return task.ranges.reduce((sum, r) => sum + r.length, 0)
+  if (task.op === 'open') {
+    let plain = 0
+    for (const frame of task.frames) for (const blob of frame.blobs) plain += blob.rawLength
+    return Math.max(task.bytes.length, plain)
+  }
+  if (task.op === 'run') {
+    let plain = 0
+    for (let i = 2; i < task.blobs.length; i += 3) plain += task.blobs[i]!
+    return Math.max(
+      task.ranges.reduce((sum, r) => sum + r.length, 0),
+      plain,
+    )
+  }
   return Number.POSITIVE_INFINITY
 }
 
