@@ -261,6 +261,7 @@ export class RepositoryWriter {
       // a plain put spares object stores a conditional write.
       .then(() => {
         this.written.push(encodeIndexRecord({ id, entries }))
+        this.pack.recycle(bytes)
       })
       .catch((err: unknown) => {
         this.uploadError ??= err
