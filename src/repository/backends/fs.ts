@@ -3,7 +3,7 @@ import type { Dirent } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { type Backend, BackendError, type BackendErrorKind, type GetOptions, type ObjectInfo } from './backend.js'
-import { RangeReader } from './fs-ranges.js'
+import { readRange } from './fs-ranges.js'
 
 type Range = NonNullable<GetOptions['range']>
 
@@ -88,8 +88,6 @@ export async function openFsBackend(root: string, opts: { create?: boolean } = {
     return path.join(base, key)
   }
 
-  const ranges = new RangeReader()
-
   return {
     kind: 'fs',
     location: root,
@@ -105,7 +103,6 @@ export async function openFsBackend(root: string, opts: { create?: boolean } = {
         let result: 'stored' | 'exists' = 'stored'
         if (!opts?.ifAbsent) await fs.rename(tmp, target)
         else result = await linkIfAbsent(tmp, target, key)
-        ranges.forget(target)
         // Also after 'exists': the put that linked it may not have synced the directory yet.
         await syncDirs(dir, created)
         return result
@@ -123,7 +120,7 @@ export async function openFsBackend(root: string, opts: { create?: boolean } = {
       try {
         if (!opts?.range) return await fs.readFile(target)
         const { offset, length } = opts.range
-        return await ranges.read(target, offset, length, (size) => checkRange(key, { offset, length }, size))
+        return await readRange(target, offset, length, (size) => checkRange(key, { offset, length }, size))
       } catch (err) {
         throw isMissing(err) ? notFound(key, root, err) : toBackendError(err, root, `cannot read ${key}`)
       }
@@ -153,7 +150,6 @@ export async function openFsBackend(root: string, opts: { create?: boolean } = {
 
     async delete(key) {
       const target = file(key)
-      ranges.forget(target)
       try {
         await fs.unlink(target)
       } catch (err) {
@@ -161,9 +157,7 @@ export async function openFsBackend(root: string, opts: { create?: boolean } = {
       }
     },
 
-    async close() {
-      ranges.close()
-    },
+    async close() {},
   }
 }
 
